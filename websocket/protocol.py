@@ -1,0 +1,551 @@
+"""The WebSocket connection state machine (RFC 6455 sections 5 to 8), sans I/O.
+
+Theory of operation
+-------------------
+A :class:`Connection` starts where the opening handshake ends (:mod:`websocket.handshake`) and
+knows nothing about sockets or clocks. Its I/O layer drives it with four kinds of input:
+
+* :meth:`Connection.receive_data` with the bytes read from the transport, and
+  :meth:`Connection.receive_eof` when the transport reports end of file or is lost;
+* ``send_*`` methods for what the application wants to send;
+* :meth:`Connection.on_timer` when the deadline from :meth:`Connection.next_deadline` is reached.
+
+It pulls two kinds of output: :meth:`Connection.events_received` (messages, pings, pongs, the
+peer's close frame) and :meth:`Connection.data_to_send` (byte chunks to write, in order). When
+:attr:`Connection.close_transport` turns true the I/O layer writes what is pending, then closes
+the TCP connection.
+
+Rules this file keeps
+---------------------
+* Input methods never raise on bad peer input. A violation records the error in
+  :attr:`Connection.failure`, queues a close frame with the close code that RFC 6455 names for
+  it, asks for the transport to be closed, and ignores everything the peer sends afterwards
+  (section 7.1.7, "_Fail the WebSocket Connection_").
+* Send methods raise :exc:`LocalProtocolError` when the state does not allow them.
+* Limits are enforced before data is accumulated: ``max_size`` bounds each message after
+  decompression (and each frame before its payload is read), ``max_fragments`` the number of
+  frames of a message, ``max_buffered`` the wire bytes held for an unfinished message.
+* Time enters only as ``now`` arguments. The keepalive ping, the pong timeout and the close
+  timeout are deadlines that :meth:`Connection.next_deadline` reports.
+
+States::
+
+    OPEN ──send_close / close frame received / failure──> CLOSING ──receive_eof──> CLOSED
+    OPEN ─────────────────────────receive_eof───────────────────────────────────> CLOSED
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Final, Protocol
+
+from .events import CloseReceived, Event, Message, Ping, Pong
+from .exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidUTF8,
+    LocalProtocolError,
+    PayloadTooBig,
+    RemoteProtocolError,
+    TooManyFragments,
+)
+from .frames import (
+    CLOSE_CODES_OK,
+    MAX_CONTROL_PAYLOAD,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Frame,
+    parse_close,
+    parse_frame,
+    serialize_close,
+    serialize_frame,
+)
+
+__all__ = ["Connection", "MessageCompressor", "Role", "State"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_SIZE: Final = 2**20
+DEFAULT_MAX_FRAGMENTS: Final = 4096
+DEFAULT_CLOSE_TIMEOUT: Final = 10.0
+DEFAULT_PING_INTERVAL: Final = 20.0
+DEFAULT_PING_TIMEOUT: Final = 20.0
+
+
+class Role(enum.Enum):
+    """Which end of the connection this is; it decides who masks (section 5.1)."""
+
+    SERVER = "server"
+    CLIENT = "client"
+
+
+class State(enum.Enum):
+    """Connection states after the opening handshake (section 4 handles CONNECTING)."""
+
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+# Allowed transitions, in the spirit of h11's _state.py; anything else is a bug in this file.
+_TRANSITIONS: Final[dict[State, frozenset[State]]] = {
+    State.OPEN: frozenset({State.CLOSING, State.CLOSED}),
+    State.CLOSING: frozenset({State.CLOSED}),
+    State.CLOSED: frozenset(),
+}
+
+
+class MessageCompressor(Protocol):
+    """What the connection needs from a negotiated permessage-deflate (RFC 7692) instance."""
+
+    def should_compress(self, size: int) -> bool:
+        """Whether a message of ``size`` bytes is worth compressing."""
+
+    def encode(self, data: bytes, *, fin: bool) -> bytes:
+        """Compress one fragment of an outgoing message (``fin`` on its last one)."""
+
+    def decode(self, data: bytes, *, fin: bool, max_size: int) -> bytes:
+        """Inflate one fragment of an incoming message, raising PayloadTooBig past ``max_size``."""
+
+
+class Connection:
+    """One WebSocket connection after the opening handshake.
+
+    Args:
+        role: SERVER or CLIENT.
+        now: the current time, which starts the keepalive schedule.
+        compressor: the negotiated permessage-deflate instance, or None.
+        max_size: largest message (and frame) payload accepted, after decompression.
+        max_fragments: most frames one message may be split into.
+        max_buffered: most wire bytes held for one unfinished message (default ``max_size``).
+        close_timeout: how long to wait for the peer's close frame, then for the TCP close.
+        ping_interval: seconds between keepalive pings, or None for no keepalive.
+        ping_timeout: seconds to wait for the keepalive pong before failing with 1011.
+        mask_source: where client masking keys come from (``secrets.token_bytes`` by default).
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        now: float,
+        compressor: MessageCompressor | None = None,
+        max_size: int = DEFAULT_MAX_SIZE,
+        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
+        max_buffered: int | None = None,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        ping_timeout: float | None = DEFAULT_PING_TIMEOUT,
+        mask_source: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        self.role = role
+        self.state = State.OPEN
+        self.compressor = compressor
+        self.max_size = max_size
+        self.max_fragments = max_fragments
+        self.max_buffered = max_size if max_buffered is None else max_buffered
+        self.close_timeout = close_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self._mask_source = mask_source
+        self._is_client = role is Role.CLIENT
+        self._allowed_rsv = 0x40 if compressor is not None else 0
+        self.debug = logger.isEnabledFor(logging.DEBUG)
+
+        self._buf = bytearray()
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+
+        # Reassembly of an incoming fragmented message.
+        self._rx_opcode: int | None = None
+        self._rx_compressed = False
+        self._rx_parts: list[bytes] = []
+        self._rx_text_parts: list[str] = []
+        self._rx_decoder: codecs.IncrementalDecoder | None = None
+        self._rx_size = 0
+        self._rx_wire = 0
+        self._rx_frames = 0
+
+        # State of an outgoing fragmented message.
+        self._tx_opcode: int | None = None
+        self._tx_compressed = False
+
+        # Closing handshake.
+        self.close_sent: tuple[int, str] | None = None
+        self.close_rcvd: tuple[int, str] | None = None
+        self.failure: RemoteProtocolError | None = None
+        self.close_transport = False
+        self._close_deadline: float | None = None
+
+        # Keepalive.
+        self._ping_counter = 0
+        self._keepalive_payload: bytes | None = None
+        self._pong_deadline: float | None = None
+        self._next_ping: float | None = (
+            now + ping_interval if ping_interval is not None else None
+        )
+
+    # ---------------------------------------------------------------- output
+
+    def events_received(self) -> list[Event]:
+        """Return and forget the events received since the last call."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[bytes]:
+        """Return and forget the byte chunks to write, in order."""
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`on_timer` must be called next, or None if nothing is scheduled."""
+        if self.state is State.CLOSED:
+            return None
+        if self.state is State.CLOSING:
+            return self._close_deadline
+        deadlines = [d for d in (self._next_ping, self._pong_deadline) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    @property
+    def close_code(self) -> int:
+        """The close code to report: the peer's, else the one we failed with, else 1006."""
+        if self.close_rcvd is not None:
+            return self.close_rcvd[0]
+        if self.failure is not None and self.close_sent is not None:
+            return self.close_sent[0]
+        return 1006
+
+    @property
+    def close_reason(self) -> str:
+        """The close reason matching :attr:`close_code`."""
+        if self.close_rcvd is not None:
+            return self.close_rcvd[1]
+        if self.failure is not None and self.close_sent is not None:
+            return self.close_sent[1]
+        return ""
+
+    def close_exc(self) -> ConnectionClosed:
+        """The exception that describes how the connection closed (or is closing)."""
+        code, reason = self.close_code, self.close_reason
+        ok = (
+            self.failure is None
+            and code in CLOSE_CODES_OK
+            and self.close_sent is not None
+            and self.close_sent[0] in (*CLOSE_CODES_OK, 1005)
+        ) or (self.failure is None and code == 1005 and self.close_sent is not None)
+        cls = ConnectionClosedOK if ok else ConnectionClosedError
+        return cls(code, reason)
+
+    # ----------------------------------------------------------------- input
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Feed bytes read from the transport."""
+        if self.close_rcvd is not None or self.failure is not None or self.state is State.CLOSED:
+            return  # Section 7.1.7 / 5.5.1: nothing after a close frame or a failure counts.
+        buf = self._buf
+        buf += data
+        pos = 0
+        max_size = self.max_size
+        mask_required = not self._is_client
+        allowed_rsv = self._allowed_rsv
+        try:
+            while True:
+                parsed = parse_frame(
+                    buf, pos, max_size=max_size, mask_required=mask_required,
+                    allowed_rsv=allowed_rsv,
+                )
+                if parsed is None:
+                    break
+                frame, pos = parsed
+                self._handle_frame(frame, now)
+                if self.close_rcvd is not None or self.failure is not None:
+                    pos = len(buf)
+                    break
+        except RemoteProtocolError as exc:
+            self._fail(exc, now)
+            pos = len(buf)
+        if pos:
+            del buf[:pos]
+
+    def receive_eof(self) -> None:
+        """The transport reached end of file or was lost; the connection is now CLOSED."""
+        if self.state is State.CLOSED:
+            return
+        self._set_state(State.CLOSED)
+        self.close_transport = True
+        self._buf.clear()
+        self._rx_parts.clear()
+        self._rx_text_parts.clear()
+        if self.debug:
+            logger.debug("= connection closed: %d %s", self.close_code, self.close_reason)
+
+    def on_timer(self, now: float) -> None:
+        """Act on every deadline reached at ``now``."""
+        if self.state is State.CLOSING:
+            if self._close_deadline is not None and now >= self._close_deadline:
+                # Section 7.1.1: give up waiting for the peer and close the TCP connection.
+                if self.debug:
+                    logger.debug("x close timeout: closing the TCP connection")
+                self._close_deadline = None
+                self.close_transport = True
+            return
+        if self.state is not State.OPEN:
+            return
+        if self._pong_deadline is not None and now >= self._pong_deadline:
+            self._fail(RemoteProtocolError("keepalive ping timeout", 1011), now)
+            return
+        if self._next_ping is not None and now >= self._next_ping:
+            self._ping_counter += 1
+            payload = b"keepalive %d" % self._ping_counter
+            self._keepalive_payload = payload
+            self.send_ping(payload)
+            assert self.ping_interval is not None
+            self._next_ping = now + self.ping_interval
+            if self.ping_timeout is not None:
+                self._pong_deadline = now + self.ping_timeout
+
+    # ------------------------------------------------------------ send side
+
+    def send_message(self, data: str | bytes) -> None:
+        """Queue a whole message: text for ``str``, binary for ``bytes``."""
+        if self._tx_opcode is not None:
+            raise LocalProtocolError("a fragmented message is being sent")
+        self._check_can_send_data()
+        if isinstance(data, str):
+            opcode, payload = OP_TEXT, data.encode("utf-8")
+        else:
+            opcode, payload = OP_BINARY, bytes(data)
+        rsv1 = False
+        compressor = self.compressor
+        if compressor is not None and compressor.should_compress(len(payload)):
+            payload = compressor.encode(payload, fin=True)
+            rsv1 = True
+        self._write_frame(opcode, payload, fin=True, rsv1=rsv1)
+
+    def send_fragment(self, data: str | bytes, *, fin: bool) -> None:
+        """Queue one fragment of a message; the first fragment's type sets the message's.
+
+        Control frames (pings, pongs, close) may be sent between fragments (section 5.4).
+        """
+        self._check_can_send_data()
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if self._tx_opcode is None:
+            opcode = OP_TEXT if isinstance(data, str) else OP_BINARY
+            self._tx_opcode = opcode
+            self._tx_compressed = self.compressor is not None
+        else:
+            if (self._tx_opcode == OP_TEXT) != isinstance(data, str):
+                raise LocalProtocolError("fragments of one message must all be str or bytes")
+            opcode = OP_CONT
+        rsv1 = False
+        if self._tx_compressed:
+            assert self.compressor is not None
+            payload = self.compressor.encode(payload, fin=fin)
+            # RFC 7692 section 6.1: RSV1 is set on the first frame of the message only.
+            rsv1 = opcode != OP_CONT
+        self._write_frame(opcode, payload, fin=fin, rsv1=rsv1)
+        if fin:
+            self._tx_opcode = None
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Queue a ping frame."""
+        self._check_can_send_control(payload)
+        self._write_frame(OP_PING, payload)
+
+    def send_pong(self, payload: bytes = b"") -> None:
+        """Queue an unsolicited pong frame (a unidirectional heartbeat, section 5.5.3)."""
+        self._check_can_send_control(payload)
+        self._write_frame(OP_PONG, payload)
+
+    def send_close(self, now: float, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (section 7.1.2).
+
+        Raises:
+            LocalProtocolError: a close frame was already sent, or the code may not be sent.
+        """
+        if self.state is State.CLOSED or self.close_sent is not None:
+            raise LocalProtocolError("the closing handshake has already started")
+        try:
+            payload = serialize_close(code, reason)
+        except ValueError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        self._queue_close(code, reason, payload, now)
+
+    # ------------------------------------------------------------- internals
+
+    def _set_state(self, state: State) -> None:
+        if state not in _TRANSITIONS[self.state]:
+            raise LocalProtocolError(f"cannot go from {self.state.name} to {state.name}")
+        self.state = state
+
+    def _check_can_send_data(self) -> None:
+        if self.state is not State.OPEN or self.close_sent is not None:
+            # Section 5.5.1: "the endpoint MUST NOT send any more data frames" after close.
+            raise self.close_exc()
+
+    def _check_can_send_control(self, payload: bytes) -> None:
+        if self.close_sent is not None or self.state is State.CLOSED:
+            raise self.close_exc()
+        if len(payload) > MAX_CONTROL_PAYLOAD:
+            raise LocalProtocolError("control frame payloads are 125 bytes at most")
+
+    def _write_frame(self, opcode: int, payload: bytes, *, fin: bool = True,
+                     rsv1: bool = False) -> None:
+        mask_key = self._mask_source(4) if self._is_client else None
+        header, data = serialize_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=mask_key)
+        out = self._out
+        out.append(header)
+        if data:
+            out.append(data)
+        if self.debug:
+            logger.debug("> frame opcode=%d fin=%s rsv1=%s len=%d", opcode, fin, rsv1,
+                         len(payload))
+
+    def _queue_close(self, code: int, reason: str, payload: bytes, now: float) -> None:
+        self._write_frame(OP_CLOSE, payload)
+        self.close_sent = (code, reason)
+        if self.state is State.OPEN:
+            self._set_state(State.CLOSING)
+        self._close_deadline = now + self.close_timeout
+        if self.close_rcvd is not None and not self._is_client:
+            # Section 7.1.1: the server closes the TCP connection first, once both close
+            # frames have been exchanged.
+            self.close_transport = True
+
+    def _fail(self, exc: RemoteProtocolError, now: float) -> None:
+        """Section 7.1.7: send a close frame with the error's code, then close the TCP link."""
+        self.failure = exc
+        logger.info("! failing WebSocket connection (%d): %s", exc.close_code, exc)
+        self._rx_parts.clear()
+        self._rx_text_parts.clear()
+        self._rx_opcode = None
+        if self.close_sent is None and self.state is State.OPEN:
+            code = exc.close_code
+            reason = str(exc)[:MAX_CONTROL_PAYLOAD - 2]
+            reason_bytes = reason.encode("utf-8")[: MAX_CONTROL_PAYLOAD - 2]
+            reason = reason_bytes.decode("utf-8", "ignore")
+            self._queue_close(code, reason, serialize_close(code, reason), now)
+        elif self.state is State.OPEN:
+            self._set_state(State.CLOSING)
+        self.close_transport = True
+
+    def _handle_frame(self, frame: Frame, now: float) -> None:
+        opcode = frame.opcode
+        if self.debug:
+            logger.debug("< frame opcode=%d fin=%s rsv1=%s len=%d", opcode, frame.fin,
+                         frame.rsv1, len(frame.payload))
+        if opcode == OP_TEXT or opcode == OP_BINARY:
+            if self._rx_opcode is not None:
+                # Section 5.4: fragments of one message are not interleaved with another.
+                raise RemoteProtocolError("data frame inside a fragmented message")
+            if frame.fin:
+                self._events.append(Message(self._single_frame_message(frame)))
+            else:
+                self._start_message(frame)
+        elif opcode == OP_CONT:
+            if self._rx_opcode is None:
+                raise RemoteProtocolError("continuation frame without a message to continue")
+            if frame.rsv1:
+                # RFC 7692 section 6.1: RSV1 is only set on the first frame.
+                raise RemoteProtocolError("RSV1 set on a continuation frame")
+            self._continue_message(frame)
+        elif opcode == OP_PING:
+            # Section 5.5.2: answer with a pong carrying the same payload, unless closing.
+            if self.close_sent is None:
+                self._write_frame(OP_PONG, frame.payload)
+            self._events.append(Ping(frame.payload))
+        elif opcode == OP_PONG:
+            if self._keepalive_payload is not None and frame.payload == self._keepalive_payload:
+                self._keepalive_payload = None
+                self._pong_deadline = None
+            self._events.append(Pong(frame.payload))
+        else:  # OP_CLOSE
+            self._handle_close(frame, now)
+
+    def _handle_close(self, frame: Frame, now: float) -> None:
+        code, reason = parse_close(frame.payload)
+        self.close_rcvd = (code, reason)
+        logger.debug("< close %d %s", code, reason)
+        self._events.append(CloseReceived(code, reason))
+        self._rx_parts.clear()
+        self._rx_text_parts.clear()
+        self._rx_opcode = None
+        if self.close_sent is None:
+            # Section 5.5.1: answer with a close frame, typically echoing the status code.
+            self._queue_close(code, reason, frame.payload, now)
+        elif not self._is_client:
+            self.close_transport = True
+        else:
+            # The client waits for the server to close TCP, up to close_timeout.
+            self._close_deadline = now + self.close_timeout
+
+    def _single_frame_message(self, frame: Frame) -> str | bytes:
+        payload = frame.payload
+        if frame.rsv1:
+            assert self.compressor is not None
+            payload = self.compressor.decode(payload, fin=True, max_size=self.max_size)
+        if frame.opcode == OP_BINARY:
+            return payload
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidUTF8("text message is not valid UTF-8") from exc
+
+    def _start_message(self, frame: Frame) -> None:
+        self._rx_opcode = frame.opcode
+        self._rx_compressed = frame.rsv1
+        self._rx_size = 0
+        self._rx_wire = 0
+        self._rx_frames = 0
+        self._rx_parts = []
+        self._rx_text_parts = []
+        self._rx_decoder = (
+            codecs.getincrementaldecoder("utf-8")() if frame.opcode == OP_TEXT else None
+        )
+        self._continue_message(frame)
+
+    def _continue_message(self, frame: Frame) -> None:
+        self._rx_frames += 1
+        if self._rx_frames > self.max_fragments:
+            raise TooManyFragments(f"message in more than {self.max_fragments} frames")
+        payload = frame.payload
+        self._rx_wire += len(payload)
+        if self._rx_wire > self.max_buffered:
+            raise PayloadTooBig(f"unfinished message over {self.max_buffered} buffered bytes")
+        if self._rx_compressed:
+            assert self.compressor is not None
+            payload = self.compressor.decode(
+                payload, fin=frame.fin, max_size=self.max_size - self._rx_size
+            )
+        self._rx_size += len(payload)
+        if self._rx_size > self.max_size:
+            raise PayloadTooBig(f"message over {self.max_size} bytes")
+        decoder = self._rx_decoder
+        if decoder is not None:
+            try:
+                # Incremental validation: fails on the first invalid byte (section 8.1).
+                self._rx_text_parts.append(decoder.decode(payload, frame.fin))
+            except UnicodeDecodeError as exc:
+                raise InvalidUTF8("text message is not valid UTF-8") from exc
+        else:
+            self._rx_parts.append(payload)
+        if frame.fin:
+            data: str | bytes
+            if decoder is not None:
+                data = "".join(self._rx_text_parts)
+            else:
+                data = b"".join(self._rx_parts)
+            self._rx_opcode = None
+            self._rx_decoder = None
+            self._rx_parts = []
+            self._rx_text_parts = []
+            self._events.append(Message(data))
