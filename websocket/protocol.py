@@ -183,6 +183,7 @@ class Connection:
         self.close_sent: tuple[int, str] | None = None
         self.close_rcvd: tuple[int, str] | None = None
         self.failure: RemoteProtocolError | None = None
+        self._failed_with: tuple[int, str] | None = None  # (close code, reason) of the failure
         self.close_transport = False
         self._close_deadline: float | None = None
 
@@ -190,9 +191,7 @@ class Connection:
         self._ping_counter = 0
         self._keepalive_payload: bytes | None = None
         self._pong_deadline: float | None = None
-        self._next_ping: float | None = (
-            now + ping_interval if ping_interval is not None else None
-        )
+        self._next_ping: float | None = now + ping_interval if ping_interval is not None else None
 
     # ---------------------------------------------------------------- output
 
@@ -220,8 +219,9 @@ class Connection:
         """The close code to report: the peer's, else the one we failed with, else 1006."""
         if self.close_rcvd is not None:
             return self.close_rcvd[0]
-        if self.failure is not None and self.close_sent is not None:
-            return self.close_sent[0]
+        if self._failed_with is not None:
+            # Not close_sent: a failure after our own close frame was sent has its own code.
+            return self._failed_with[0]
         return 1006
 
     @property
@@ -229,8 +229,8 @@ class Connection:
         """The close reason matching :attr:`close_code`."""
         if self.close_rcvd is not None:
             return self.close_rcvd[1]
-        if self.failure is not None and self.close_sent is not None:
-            return self.close_sent[1]
+        if self._failed_with is not None:
+            return self._failed_with[1]
         return ""
 
     def close_exc(self) -> ConnectionClosed:
@@ -254,13 +254,22 @@ class Connection:
         buf = self._buf
         buf += data
         pos = 0
-        max_size = self.max_size
         mask_required = not self._is_client
         allowed_rsv = self._allowed_rsv
         try:
             while True:
+                # A continuation may only bring what is left of the message's budget,
+                # checked on its header, before its payload is buffered.
+                max_size = (
+                    self.max_size - self._rx_size
+                    if self._rx_opcode is not None and not self._rx_compressed
+                    else self.max_size
+                )
                 parsed = parse_frame(
-                    buf, pos, max_size=max_size, mask_required=mask_required,
+                    buf,
+                    pos,
+                    max_size=max_size,
+                    mask_required=mask_required,
                     allowed_rsv=allowed_rsv,
                 )
                 if parsed is None:
@@ -304,12 +313,16 @@ class Connection:
             self._fail(RemoteProtocolError("keepalive ping timeout", 1011), now)
             return
         if self._next_ping is not None and now >= self._next_ping:
+            assert self.ping_interval is not None
+            self._next_ping = now + self.ping_interval
+            if self._pong_deadline is not None:
+                # One keepalive ping at a time: a new one would push the pong deadline back
+                # for ever when ping_timeout > ping_interval.
+                return
             self._ping_counter += 1
             payload = b"keepalive %d" % self._ping_counter
             self._keepalive_payload = payload
             self.send_ping(payload)
-            assert self.ping_interval is not None
-            self._next_ping = now + self.ping_interval
             if self.ping_timeout is not None:
                 self._pong_deadline = now + self.ping_timeout
 
@@ -398,8 +411,9 @@ class Connection:
         if len(payload) > MAX_CONTROL_PAYLOAD:
             raise LocalProtocolError("control frame payloads are 125 bytes at most")
 
-    def _write_frame(self, opcode: int, payload: bytes, *, fin: bool = True,
-                     rsv1: bool = False) -> None:
+    def _write_frame(
+        self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False
+    ) -> None:
         mask_key = self._mask_source(4) if self._is_client else None
         header, data = serialize_frame(opcode, payload, fin=fin, rsv1=rsv1, mask_key=mask_key)
         out = self._out
@@ -407,8 +421,7 @@ class Connection:
         if data:
             out.append(data)
         if self.debug:
-            logger.debug("> frame opcode=%d fin=%s rsv1=%s len=%d", opcode, fin, rsv1,
-                         len(payload))
+            logger.debug("> frame opcode=%d fin=%s rsv1=%s len=%d", opcode, fin, rsv1, len(payload))
 
     def _queue_close(self, code: int, reason: str, payload: bytes, now: float) -> None:
         self._write_frame(OP_CLOSE, payload)
@@ -428,22 +441,27 @@ class Connection:
         self._rx_parts.clear()
         self._rx_text_parts.clear()
         self._rx_opcode = None
-        if self.close_sent is None and self.state is State.OPEN:
-            code = exc.close_code
-            reason = str(exc)[:MAX_CONTROL_PAYLOAD - 2]
-            reason_bytes = reason.encode("utf-8")[: MAX_CONTROL_PAYLOAD - 2]
-            reason = reason_bytes.decode("utf-8", "ignore")
+        code = exc.close_code
+        reason = str(exc)[: MAX_CONTROL_PAYLOAD - 2]
+        reason_bytes = reason.encode("utf-8")[: MAX_CONTROL_PAYLOAD - 2]
+        reason = reason_bytes.decode("utf-8", "ignore")
+        self._failed_with = (code, reason)
+        if self.close_sent is None:
+            # Input is ignored once CLOSED, so the state is OPEN here (CLOSING needs close_sent).
             self._queue_close(code, reason, serialize_close(code, reason), now)
-        elif self.state is State.OPEN:
-            self._set_state(State.CLOSING)
         self.close_transport = True
 
     def _handle_frame(self, frame: Frame, now: float) -> None:
         opcode = frame.opcode
         if self.debug:
-            logger.debug("< frame opcode=%d fin=%s rsv1=%s len=%d", opcode, frame.fin,
-                         frame.rsv1, len(frame.payload))
-        if opcode == OP_TEXT or opcode == OP_BINARY:
+            logger.debug(
+                "< frame opcode=%d fin=%s rsv1=%s len=%d",
+                opcode,
+                frame.fin,
+                frame.rsv1,
+                len(frame.payload),
+            )
+        if opcode in (OP_TEXT, OP_BINARY):
             if self._rx_opcode is not None:
                 # Section 5.4: fragments of one message are not interleaved with another.
                 raise RemoteProtocolError("data frame inside a fragmented message")
@@ -539,11 +557,9 @@ class Connection:
         else:
             self._rx_parts.append(payload)
         if frame.fin:
-            data: str | bytes
-            if decoder is not None:
-                data = "".join(self._rx_text_parts)
-            else:
-                data = b"".join(self._rx_parts)
+            data: str | bytes = (
+                "".join(self._rx_text_parts) if decoder is not None else b"".join(self._rx_parts)
+            )
             self._rx_opcode = None
             self._rx_decoder = None
             self._rx_parts = []

@@ -1,0 +1,374 @@
+"""A WebSocket connection on asyncio streams, driving :class:`websocket.protocol.Connection`.
+
+Theory of operation
+-------------------
+Each connection runs exactly one task of its own, the reader: it reads from the stream, feeds
+the sans-I/O core, and dispatches what comes out (messages to a queue, pongs to ping waiters,
+bytes to the writer). Timers are not tasks: the core's next deadline becomes one
+``loop.call_at`` handle, moved whenever the deadline changes.
+
+Backpressure works both ways:
+
+* writing: every ``send`` writes its frames and then awaits ``StreamWriter.drain()``, so a peer
+  that reads slowly makes ``send`` wait once the transport's buffer is above its high-water mark;
+* reading: received messages wait in a queue bounded by ``max_queue`` messages; when it is full,
+  the reader task stops reading, TCP flow control pushes back on the peer, and memory stays
+  bounded at ``max_queue`` messages of ``max_size`` bytes plus one read chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any
+
+from ..events import CloseReceived, Message, Pong
+from ..exceptions import ConnectionClosed, ConnectionClosedOK, LocalProtocolError
+from ..protocol import Connection as ProtocolConnection
+from ..protocol import State
+
+__all__ = ["Connection"]
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK = 65536
+
+
+class Connection:
+    """An open WebSocket connection.
+
+    Created by :func:`websocket.aio.serve` (handed to the handler) and
+    :func:`websocket.aio.connect`; not meant to be instantiated directly.
+
+    Attributes:
+        protocol: the sans-I/O state machine.
+        subprotocol: the negotiated subprotocol, or None.
+        request_headers / response_headers: the opening handshake's headers.
+        remote_address / local_address: the peer's and our socket addresses.
+    """
+
+    def __init__(
+        self,
+        protocol: ProtocolConnection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        subprotocol: str | None = None,
+        request_headers: tuple[tuple[str, str], ...] = (),
+        response_headers: tuple[tuple[str, str], ...] = (),
+        path: str = "/",
+        max_queue: int = 32,
+    ) -> None:
+        self.protocol = protocol
+        self.subprotocol = subprotocol
+        self.request_headers = request_headers
+        self.response_headers = response_headers
+        self.path = path
+        self.max_queue = max_queue
+        self._reader = reader
+        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self.remote_address: Any = writer.get_extra_info("peername")
+        self.local_address: Any = writer.get_extra_info("sockname")
+
+        self._messages: collections.deque[str | bytes] = collections.deque()
+        self._message_waiter: asyncio.Future[None] | None = None
+        self._resume_reading: asyncio.Future[None] | None = None
+        self._pings: dict[bytes, asyncio.Future[float]] = {}
+        self._ping_sent_at: dict[bytes, float] = {}
+        self._send_lock = asyncio.Lock()
+        self._fragmenting = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when: float | None = None
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._transport_closing = False
+        self._reader_task: asyncio.Task[None] | None = None
+
+    def start(self, initial_data: bytes = b"") -> None:
+        """Start the reader task, feeding first what arrived with the handshake."""
+        if initial_data:
+            self.protocol.receive_data(initial_data, self._loop.time())
+            self._process()
+        self._reader_task = self._loop.create_task(self._read_loop())
+        self._schedule_timer()
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def state(self) -> State:
+        """OPEN, CLOSING or CLOSED."""
+        return self.protocol.state
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code once the connection is closed, else None."""
+        return self.protocol.close_code if self.protocol.state is State.CLOSED else None
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason once the connection is closed, else None."""
+        return self.protocol.close_reason if self.protocol.state is State.CLOSED else None
+
+    async def recv(self) -> str | bytes:
+        """Return the next message: ``str`` for text, ``bytes`` for binary.
+
+        Raises:
+            ConnectionClosed: the connection is closed and no message is left.
+        """
+        while not self._messages:
+            if (
+                self._closed.done()
+                or self.protocol.close_rcvd is not None
+                or (self.protocol.failure is not None)
+            ):
+                await asyncio.shield(self._closed)
+                raise self.protocol.close_exc()
+            waiter = self._loop.create_future()
+            self._message_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._message_waiter = None
+        message = self._messages.popleft()
+        resume = self._resume_reading
+        if resume is not None and len(self._messages) < self.max_queue and not resume.done():
+            resume.set_result(None)
+        return message
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | bytes]:
+        """Yield messages until a normal closure; raise ConnectionClosedError otherwise."""
+        try:
+            while True:
+                yield await self.recv()
+        except ConnectionClosedOK:
+            return
+
+    async def send(
+        self, message: str | bytes | Iterable[str | bytes] | AsyncIterable[str | bytes]
+    ) -> None:
+        """Send a message, or a fragmented message from an (async) iterable of fragments.
+
+        A ``str`` is sent as text, ``bytes`` (or ``bytearray``/``memoryview``) as binary. The
+        fragments of an iterable must all be ``str`` or all ``bytes``. Waits while the peer
+        reads slower than we write (write backpressure).
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+        """
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            if self._fragmenting:
+                async with self._send_lock:
+                    self.protocol.send_message(
+                        message if isinstance(message, str) else bytes(message)
+                    )
+            else:
+                self.protocol.send_message(message if isinstance(message, str) else bytes(message))
+            await self._flush_and_drain()
+            return
+        async with self._send_lock:
+            self._fragmenting = True
+            try:
+                if isinstance(message, AsyncIterable):
+                    await self._send_fragments_async(message)
+                else:
+                    await self._send_fragments_sync(message)
+            finally:
+                self._fragmenting = False
+
+    async def _send_fragments_async(self, fragments: AsyncIterable[str | bytes]) -> None:
+        pending: str | bytes | None = None
+        async for fragment in fragments:
+            if pending is not None:
+                self.protocol.send_fragment(pending, fin=False)
+                await self._flush_and_drain()
+            pending = fragment
+        await self._finish_fragments(pending)
+
+    async def _send_fragments_sync(self, fragments: Iterable[str | bytes]) -> None:
+        pending: str | bytes | None = None
+        for fragment in fragments:
+            if pending is not None:
+                self.protocol.send_fragment(pending, fin=False)
+                await self._flush_and_drain()
+            pending = fragment
+        await self._finish_fragments(pending)
+
+    async def _finish_fragments(self, last: str | bytes | None) -> None:
+        if last is None:
+            raise LocalProtocolError("cannot send a message from an empty iterable")
+        self.protocol.send_fragment(last, fin=True)
+        await self._flush_and_drain()
+
+    async def ping(self, data: str | bytes | None = None) -> asyncio.Future[float]:
+        """Send a ping and return a future that resolves to the round-trip time in seconds.
+
+        A pong acknowledges its own ping and every earlier one (section 5.5.3 allows
+        answering only the most recent ping).
+        """
+        if data is None:
+            payload = self.protocol._mask_source(4)
+            while payload in self._pings:
+                payload = self.protocol._mask_source(4)
+        else:
+            payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            if payload in self._pings:
+                raise LocalProtocolError("a ping with the same payload is already waiting")
+        self.protocol.send_ping(payload)
+        waiter: asyncio.Future[float] = self._loop.create_future()
+        self._pings[payload] = waiter
+        self._ping_sent_at[payload] = self._loop.time()
+        await self._flush_and_drain()
+        return waiter
+
+    async def pong(self, data: str | bytes = b"") -> None:
+        """Send an unsolicited pong."""
+        self.protocol.send_pong(data.encode("utf-8") if isinstance(data, str) else data)
+        await self._flush_and_drain()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Perform the closing handshake and wait until the TCP connection is closed.
+
+        Idempotent: closing a closing or closed connection just waits for the end.
+        """
+        if self.protocol.state is State.OPEN and self.protocol.close_sent is None:
+            self.protocol.send_close(self._loop.time(), code, reason)
+            self._process()
+        await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is closed."""
+        await asyncio.shield(self._closed)
+
+    # ------------------------------------------------------------- internals
+
+    async def _flush_and_drain(self) -> None:
+        self._process()
+        if self._transport_closing:
+            return
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError):
+            # The reader task sees the loss too and closes the connection.
+            pass
+
+    def _process(self) -> None:
+        """Dispatch events and write output after any call into the core."""
+        protocol = self.protocol
+        events = protocol.events_received()
+        if events:
+            for event in events:
+                if isinstance(event, Message):
+                    self._messages.append(event.data)
+                elif isinstance(event, Pong):
+                    self._ack_pings(event.payload)
+                elif isinstance(event, CloseReceived):
+                    logger.debug("< close %d %s", event.code, event.reason)
+            waiter = self._message_waiter
+            if (
+                waiter is not None
+                and not waiter.done()
+                and (self._messages or protocol.close_rcvd is not None)
+            ):
+                waiter.set_result(None)
+        data = protocol.data_to_send()
+        if data and not self._transport_closing:
+            self._writer.writelines(data)
+        if protocol.close_transport and not self._transport_closing:
+            self._transport_closing = True
+            self._writer.close()
+        if protocol.failure is not None or protocol.state is not State.OPEN:
+            waiter = self._message_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        self._schedule_timer()
+
+    def _ack_pings(self, payload: bytes) -> None:
+        if payload not in self._pings:
+            return  # Section 5.5.3: an unsolicited pong is ignored.
+        now = self._loop.time()
+        for key in list(self._pings):
+            waiter = self._pings.pop(key)
+            sent_at = self._ping_sent_at.pop(key)
+            if not waiter.done():
+                waiter.set_result(now - sent_at)
+            if key == payload:
+                break
+
+    def _schedule_timer(self) -> None:
+        deadline = self.protocol.next_deadline()
+        if deadline == self._timer_when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_when = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_when = None
+        self.protocol.on_timer(self._loop.time())
+        self._process()
+
+    async def _read_loop(self) -> None:
+        reader = self._reader
+        protocol = self.protocol
+        loop = self._loop
+        try:
+            while protocol.state is not State.CLOSED:
+                data = await reader.read(READ_CHUNK)
+                if not data:
+                    break
+                protocol.receive_data(data, loop.time())
+                self._process()
+                if len(self._messages) >= self.max_queue and protocol.state is State.OPEN:
+                    # Read backpressure: stop reading until the application catches up.
+                    self._resume_reading = loop.create_future()
+                    await self._resume_reading
+                    self._resume_reading = None
+        except (ConnectionError, OSError) as exc:
+            logger.debug("! connection lost: %s", exc)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await self._finish()
+
+    async def _finish(self) -> None:
+        self.protocol.receive_eof()
+        self._process()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._transport_closing:
+            self._transport_closing = True
+            self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+        exc = self.protocol.close_exc()
+        for waiter in self._pings.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionClosed(exc.code, exc.reason).with_traceback(None))
+                waiter.exception()  # Mark it retrieved: nobody may be awaiting it.
+        self._pings.clear()
+        self._ping_sent_at.clear()
+        if not self._closed.done():
+            self._closed.set_result(None)
+        waiter = self._message_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        logger.info("= connection closed: %d %s", exc.code, exc.reason)
+
+    async def abort(self) -> None:
+        """Close the TCP connection at once, without a closing handshake."""
+        if not self._transport_closing:
+            self._transport_closing = True
+            self._writer.transport.abort()
+        await self.wait_closed()

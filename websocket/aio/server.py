@@ -1,0 +1,290 @@
+"""The asyncio WebSocket server: ``serve(handler, host, port, ...)``.
+
+Each accepted TCP connection runs one task: it reads the opening handshake (bounded by
+``handshake_timeout`` and the header limits), optionally lets ``process_request`` answer it as
+plain HTTP, completes the upgrade, then hands a :class:`Connection` to the application's
+handler. When the handler returns, the connection is closed with 1000; when it raises, the
+error is logged with its traceback and the connection is closed with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import ssl as ssl_module
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from types import TracebackType
+from typing import Any
+
+from ..deflate import DeflateOptions
+from ..handshake import HandshakeFailed, Request, Response, ServerHandshake
+from ..protocol import Connection as ProtocolConnection
+from ..protocol import Role
+from .connection import Connection
+from .options import ConnectionOptions
+
+__all__ = ["Server", "serve"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Connection], Awaitable[None]]
+ProcessRequest = Callable[[Request], "Response | None | Awaitable[Response | None]"]
+
+
+class Server:
+    """A running WebSocket server; use :func:`serve` to create one.
+
+    Attributes:
+        connections: the open WebSocket connections.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str | Sequence[str] | None,
+        port: int | None,
+        *,
+        ssl: ssl_module.SSLContext | None,
+        process_request: ProcessRequest | None,
+        subprotocols: Sequence[str],
+        compression: DeflateOptions | None,
+        check_origin: Callable[[str | None], bool] | None,
+        max_header_count: int,
+        max_header_bytes: int,
+        handshake_timeout: float,
+        options: ConnectionOptions,
+        server_kwargs: dict[str, Any],
+    ) -> None:
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._ssl = ssl
+        self._process_request = process_request
+        self._subprotocols = tuple(subprotocols)
+        self._compression = compression
+        self._check_origin = check_origin
+        self._max_header_count = max_header_count
+        self._max_header_bytes = max_header_bytes
+        self._handshake_timeout = handshake_timeout
+        self._options = options
+        self._server_kwargs = server_kwargs
+        self._server: asyncio.Server | None = None
+        self.connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> Server:
+        """Start listening; returns self."""
+        self._server = await asyncio.start_server(
+            self._on_client, self._host, self._port, ssl=self._ssl, **self._server_kwargs
+        )
+        logger.info("= listening on %s", ", ".join(str(s.getsockname()) for s in self.sockets))
+        return self
+
+    def __await__(self) -> Generator[Any, None, Server]:
+        return self.start().__await__()
+
+    async def __aenter__(self) -> Server:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        await self.wait_closed()
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        """The listening sockets."""
+        return tuple(self._server.sockets) if self._server is not None else ()
+
+    @property
+    def port(self) -> int:
+        """The port of the first listening socket (handy with ``port=0``)."""
+        return int(self.sockets[0].getsockname()[1])
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled."""
+        assert self._server is not None, "call start() first"
+        await self._server.serve_forever()
+
+    def close(self, *, close_connections: bool = True) -> None:
+        """Stop listening and close every open connection with 1001 (going away)."""
+        if self._server is not None:
+            self._server.close()
+        if close_connections:
+            for conn in list(self.connections):
+                self._spawn(conn.close(1001, "server shutting down"))
+
+    async def wait_closed(self) -> None:
+        """Wait until the listener and every connection task are done."""
+        if self._server is not None:
+            await self._server.wait_closed()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
+        try:
+            conn = await self._handshake(reader, writer)
+        except (ConnectionError, OSError) as exc:
+            logger.debug("! connection lost during the handshake: %s", exc)
+            writer.close()
+            return
+        if conn is None:
+            return
+        self.connections.add(conn)
+        try:
+            await self._handler(conn)
+        except Exception:
+            logger.error("! connection handler failed", exc_info=True)
+            await conn.close(1011, "internal error")
+        else:
+            await conn.close(1000)
+        finally:
+            self.connections.discard(conn)
+
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> Connection | None:
+        handshake = ServerHandshake(
+            subprotocols=self._subprotocols,
+            deflate=self._compression,
+            check_origin=self._check_origin,
+            max_header_count=self._max_header_count,
+            max_header_bytes=self._max_header_bytes,
+        )
+        peer = writer.get_extra_info("peername")
+        try:
+            async with asyncio.timeout(self._handshake_timeout):
+                event = await _read_request(reader, handshake)
+                if isinstance(event, Request) and self._process_request is not None:
+                    response = self._process_request(event)
+                    if inspect.isawaitable(response):
+                        response = await response
+                    if response is not None:
+                        handshake.reject(response.status, response.headers, response.body)
+                        event = None
+        except TimeoutError:
+            logger.info("! handshake timeout from %s", peer)
+            writer.transport.abort()
+            return None
+        if isinstance(event, Request):
+            event = handshake.accept(event)
+        writer.write(handshake.data_to_send())
+        if event is None or isinstance(event, HandshakeFailed):
+            if event is not None:
+                logger.info("! handshake from %s refused: %s", peer, event.error)
+            await _close_writer(writer)
+            return None
+        protocol = ProtocolConnection(
+            Role.SERVER,
+            now=asyncio.get_running_loop().time(),
+            compressor=event.compressor,
+            **self._options.protocol_kwargs(),
+        )
+        conn = Connection(
+            protocol,
+            reader,
+            writer,
+            subprotocol=event.subprotocol,
+            request_headers=event.request.headers,
+            response_headers=event.response.headers,
+            path=event.request.target,
+            max_queue=self._options.max_queue,
+        )
+        conn.start(handshake.trailing_data)
+        logger.info("= connection open from %s %s", peer, event.request.target)
+        return conn
+
+
+async def _read_request(
+    reader: asyncio.StreamReader, handshake: ServerHandshake
+) -> Request | HandshakeFailed:
+    while True:
+        event = handshake.next_event()
+        if event is not None:
+            return event
+        data = await reader.read(65536)
+        if data:
+            handshake.receive_data(data)
+        else:
+            handshake.receive_eof()
+
+
+async def _close_writer(writer: asyncio.StreamWriter) -> None:
+    try:
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+    except (ConnectionError, OSError):
+        pass
+
+
+def serve(
+    handler: Handler,
+    host: str | Sequence[str] | None = None,
+    port: int | None = None,
+    *,
+    ssl: ssl_module.SSLContext | None = None,
+    process_request: ProcessRequest | None = None,
+    subprotocols: Sequence[str] = (),
+    compression: DeflateOptions | None = DeflateOptions(),  # noqa: B008
+    check_origin: Callable[[str | None], bool] | None = None,
+    max_header_count: int = 100,
+    max_header_bytes: int = 16384,
+    handshake_timeout: float = 10.0,
+    options: ConnectionOptions | None = None,
+    **server_kwargs: Any,
+) -> Server:
+    """Create a WebSocket server; await it, or use it as an async context manager.
+
+    Example::
+
+        async with serve(echo, "127.0.0.1", 8765) as server:
+            await server.serve_forever()
+
+    Args:
+        handler: coroutine function called with each open :class:`Connection`.
+        host: address(es) to bind, as for :func:`asyncio.start_server`; IPv4 and IPv6.
+        port: port to bind; 0 picks a free one (see :attr:`Server.port`).
+        ssl: an ``ssl.SSLContext`` for ``wss://``.
+        process_request: called with each request before the upgrade; returning a
+            :class:`~websocket.handshake.Response` answers it as plain HTTP instead.
+        subprotocols: subprotocols to accept, in order of preference.
+        compression: permessage-deflate settings, or None to refuse compression.
+        check_origin: called with the Origin header (or None); False refuses with 403.
+        max_header_count: most header lines in the request (431 above).
+        max_header_bytes: largest request head in bytes (431 above).
+        handshake_timeout: seconds a client has to complete the handshake.
+        options: limits and timers of each connection (:class:`ConnectionOptions`).
+        **server_kwargs: passed to :func:`asyncio.start_server` (``reuse_port``, ``sock``...).
+    """
+    return Server(
+        handler,
+        host,
+        port,
+        ssl=ssl,
+        process_request=process_request,
+        subprotocols=subprotocols,
+        compression=compression,
+        check_origin=check_origin,
+        max_header_count=max_header_count,
+        max_header_bytes=max_header_bytes,
+        handshake_timeout=handshake_timeout,
+        options=options or ConnectionOptions(),
+        server_kwargs=server_kwargs,
+    )
