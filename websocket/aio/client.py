@@ -11,18 +11,18 @@ from typing import Any
 
 from ..deflate import DeflateOptions
 from ..handshake import Accepted, ClientHandshake, HandshakeFailed
-from ..protocol import Connection as ProtocolConnection
 from ..protocol import Role
 from ..uri import parse_uri
 from .connection import Connection
 from .options import ConnectionOptions
+from .server import open_connection
 
 __all__ = ["connect"]
 
 logger = logging.getLogger(__name__)
 
 
-class connect:  # noqa: N801 - a function-like class, as websockets.connect
+class connect:
     """Open a WebSocket connection; await it, or use it as an async context manager.
 
     Example::
@@ -114,22 +114,7 @@ class connect:  # noqa: N801 - a function-like class, as websockets.connect
         if isinstance(event, HandshakeFailed):
             writer.close()
             raise event.error
-        protocol = ProtocolConnection(
-            Role.CLIENT,
-            now=asyncio.get_running_loop().time(),
-            compressor=event.compressor,
-            **self._options.protocol_kwargs(),
-        )
-        conn = Connection(
-            protocol,
-            reader,
-            writer,
-            subprotocol=event.subprotocol,
-            request_headers=event.request.headers,
-            response_headers=event.response.headers,
-            path=uri.resource,
-            max_queue=self._options.max_queue,
-        )
+        conn = open_connection(reader, writer, event, Role.CLIENT, self._options)
         conn.start(self._handshake_obj.trailing_data)
         logger.info("= connected to %s:%d%s", uri.host, uri.port, uri.resource)
         return conn

@@ -18,18 +18,18 @@ from types import TracebackType
 from typing import Any
 
 from ..deflate import DeflateOptions
-from ..handshake import HandshakeFailed, Request, Response, ServerHandshake
+from ..handshake import Accepted, HandshakeFailed, Request, Response, ServerHandshake
 from ..protocol import Connection as ProtocolConnection
 from ..protocol import Role
 from .connection import Connection
 from .options import ConnectionOptions
 
-__all__ = ["Server", "serve"]
+__all__ = ["Server", "open_connection", "serve"]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Connection], Awaitable[None]]
-ProcessRequest = Callable[[Request], "Response | None | Awaitable[Response | None]"]
+ProcessRequest = Callable[[Request], "Response | Awaitable[Response | None] | None"]
 
 
 class Server:
@@ -136,16 +136,18 @@ class Server:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         try:
-            conn = await self._handshake(reader, writer)
+            handshake = await self._handshake(reader, writer)
         except (ConnectionError, OSError) as exc:
             logger.debug("! connection lost during the handshake: %s", exc)
             writer.close()
             return
-        if conn is None:
+        if handshake is None:
             return
+        conn, trailing = handshake
+        conn.start(trailing)
         self.connections.add(conn)
         try:
             await self._handler(conn)
@@ -159,7 +161,7 @@ class Server:
 
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> Connection | None:
+    ) -> tuple[Connection, bytes] | None:
         handshake = ServerHandshake(
             subprotocols=self._subprotocols,
             deflate=self._compression,
@@ -168,6 +170,7 @@ class Server:
             max_header_bytes=self._max_header_bytes,
         )
         peer = writer.get_extra_info("peername")
+        event: Request | Accepted | HandshakeFailed | None
         try:
             async with asyncio.timeout(self._handshake_timeout):
                 event = await _read_request(reader, handshake)
@@ -185,30 +188,45 @@ class Server:
         if isinstance(event, Request):
             event = handshake.accept(event)
         writer.write(handshake.data_to_send())
-        if event is None or isinstance(event, HandshakeFailed):
+        if not isinstance(event, Accepted):
             if event is not None:
                 logger.info("! handshake from %s refused: %s", peer, event.error)
             await _close_writer(writer)
             return None
-        protocol = ProtocolConnection(
-            Role.SERVER,
-            now=asyncio.get_running_loop().time(),
-            compressor=event.compressor,
-            **self._options.protocol_kwargs(),
-        )
-        conn = Connection(
-            protocol,
-            reader,
-            writer,
-            subprotocol=event.subprotocol,
-            request_headers=event.request.headers,
-            response_headers=event.response.headers,
-            path=event.request.target,
-            max_queue=self._options.max_queue,
-        )
-        conn.start(handshake.trailing_data)
         logger.info("= connection open from %s %s", peer, event.request.target)
-        return conn
+        conn = open_connection(reader, writer, event, Role.SERVER, self._options)
+        return conn, handshake.trailing_data
+
+
+def open_connection(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    accepted: Accepted,
+    role: Role,
+    options: ConnectionOptions,
+) -> Connection:
+    """Wrap streams whose opening handshake is done into a :class:`Connection`.
+
+    Call :meth:`Connection.start` or :meth:`Connection.run` with the handshake's trailing
+    data next. Layers above that parse HTTP themselves (Engine.IO's standalone server) use
+    this after answering an upgrade with :class:`~websocket.http11.UpgradePolicy`.
+    """
+    protocol = ProtocolConnection(
+        role,
+        now=asyncio.get_running_loop().time(),
+        compressor=accepted.compressor,
+        **options.protocol_kwargs(),
+    )
+    return Connection(
+        protocol,
+        reader,
+        writer,
+        subprotocol=accepted.subprotocol,
+        request_headers=accepted.request.headers,
+        response_headers=accepted.response.headers,
+        path=accepted.request.target,
+        max_queue=options.max_queue,
+    )
 
 
 async def _read_request(
