@@ -15,7 +15,13 @@ Every exception raised by this package derives from :exc:`EngineIOError`::
     │   ├── Forbidden                the application refused the request (403, code 4)
     │   └── UnsupportedProtocolVersion  ``EIO`` is missing or not 4 (400, code 5)
     ├── LocalProtocolError           the caller misused the API (e.g. sent on a closed session)
-    └── SessionClosed                the session is closed; carries the disconnect reason
+    ├── SessionClosed                the session is closed; carries the disconnect reason
+    ├── ConnectionRefused            raised by an application hook (``allow_request``,
+    │                                ``connect`` handler) to refuse a client with a status
+    ├── TransportError               a client HTTP request failed: connection lost or refused,
+    │                                timeout, malformed or oversized response
+    └── ConnectionFailed             the client could not open a session; carries the HTTP
+                                     status when the server refused the handshake
 
 *Remote* errors mean the peer is at fault. The session's input methods never raise them: they
 record the error, close the session and hand the I/O layer a response carrying the status (see
@@ -32,6 +38,8 @@ import json
 
 __all__ = [
     "BadHandshakeMethod",
+    "ConnectionFailed",
+    "ConnectionRefused",
     "DecodeError",
     "EngineIOError",
     "ErrorCode",
@@ -42,6 +50,7 @@ __all__ = [
     "RemoteProtocolError",
     "RequestOverlap",
     "SessionClosed",
+    "TransportError",
     "UnknownSession",
     "UnknownTransport",
     "UnsupportedProtocolVersion",
@@ -168,3 +177,41 @@ class SessionClosed(EngineIOError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"session closed: {reason}")
         self.reason = reason
+
+
+class ConnectionRefused(EngineIOError):
+    """Raised by an application hook to refuse a connection.
+
+    Args:
+        message: sent to the client in the JSON error body.
+        status: the HTTP status of the refusal (401 by default, as python-engineio).
+    """
+
+    def __init__(self, message: str = "Unauthorized", *, status: int = 401) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def error_body(self) -> bytes:
+        """Node's error body: ``{"code":4,"message":...}`` (code 4 is "Forbidden")."""
+        return json.dumps({"code": 4, "message": self.message}, separators=(",", ":")).encode()
+
+
+class TransportError(EngineIOError):
+    """A client-side HTTP request failed: the connection was refused or lost, it timed out,
+    or the response was malformed or over the size limit. The cause is chained."""
+
+
+class ConnectionFailed(EngineIOError):
+    """The client could not open an Engine.IO session.
+
+    Attributes:
+        status: the HTTP status of the server's refusal, or ``None`` (no response at all,
+            or a malformed open packet).
+        body: the body of the refusal (Node sends ``{"code":..,"message":..}``).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body

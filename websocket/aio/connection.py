@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from ..events import CloseReceived, Message, Pong
@@ -80,11 +80,14 @@ class Connection:
         self._ping_sent_at: dict[bytes, float] = {}
         self._send_lock = asyncio.Lock()
         self._fragmenting = False
+        self._partial = False  # the first fragments of a message are on the wire, not the last
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._transport_closing = False
+        self._abort_handle: asyncio.TimerHandle | None = None
         self._reader_task: asyncio.Task[None] | None = None
+        self._on_message: Callable[[str | bytes], None] | None = None
 
     def start(self, initial_data: bytes = b"") -> None:
         """Start the reader task, feeding first what arrived with the handshake."""
@@ -93,6 +96,46 @@ class Connection:
             self._process()
         self._reader_task = self._loop.create_task(self._read_loop())
         self._schedule_timer()
+
+    async def run(
+        self, on_message: Callable[[str | bytes], None], initial_data: bytes = b""
+    ) -> None:
+        """Read in the calling task, handing each message to ``on_message`` as it arrives.
+
+        The alternative to :meth:`start` for a layer above that wants no task of the
+        connection's own (Engine.IO keeps one reader task per TCP connection). ``recv()`` is
+        not available in this mode; there is no read backpressure beyond what
+        ``on_message`` does. Returns when the connection is closed.
+        """
+        self._on_message = on_message
+        if initial_data:
+            self.protocol.receive_data(initial_data, self._loop.time())
+            self._process()
+        self._schedule_timer()
+        await self._read_loop()
+
+    def write(self, message: str | bytes) -> None:
+        """Queue a message for sending without waiting for the peer to read it.
+
+        For callers that bound their own buffering (see :attr:`write_buffer_size`); ``send``
+        is the one that waits.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+        """
+        self.protocol.send_message(message)
+        self._process()
+
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes written but not yet taken by the kernel."""
+        return self._writer.transport.get_write_buffer_size()
+
+    def start_closing(self, code: int = 1000, reason: str = "") -> None:
+        """Send the close frame now; the reader finishes the closing handshake."""
+        if self.protocol.state is State.OPEN and self.protocol.close_sent is None:
+            self.protocol.send_close(self._loop.time(), code, reason)
+            self._process()
 
     # ------------------------------------------------------------ public API
 
@@ -125,12 +168,12 @@ class Connection:
             ):
                 await asyncio.shield(self._closed)
                 raise self.protocol.close_exc()
-            waiter = self._loop.create_future()
-            self._message_waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._message_waiter = None
+            # One waiter shared by every task in recv(): each wakes up and retries, and
+            # shield() keeps one cancelled recv() from cancelling the others.
+            waiter = self._message_waiter
+            if waiter is None or waiter.done():
+                waiter = self._message_waiter = self._loop.create_future()
+            await asyncio.shield(waiter)
         message = self._messages.popleft()
         resume = self._resume_reading
         if resume is not None and len(self._messages) < self.max_queue and not resume.done():
@@ -177,14 +220,28 @@ class Connection:
                     await self._send_fragments_async(message)
                 else:
                     await self._send_fragments_sync(message)
+            except BaseException:
+                self._abandon_fragments()
+                raise
             finally:
                 self._fragmenting = False
+
+    def _abandon_fragments(self) -> None:
+        """A fragmented message broke off half way: nothing else can be sent, close with 1011."""
+        if not self._partial:
+            return
+        self._partial = False
+        if self.protocol.state is State.OPEN and self.protocol.close_sent is None:
+            logger.error("! fragmented message abandoned half way; closing with 1011")
+            self.protocol.send_close(self._loop.time(), 1011, "fragmented message abandoned")
+            self._process()
 
     async def _send_fragments_async(self, fragments: AsyncIterable[str | bytes]) -> None:
         pending: str | bytes | None = None
         async for fragment in fragments:
             if pending is not None:
                 self.protocol.send_fragment(pending, fin=False)
+                self._partial = True
                 await self._flush_and_drain()
             pending = fragment
         await self._finish_fragments(pending)
@@ -194,6 +251,7 @@ class Connection:
         for fragment in fragments:
             if pending is not None:
                 self.protocol.send_fragment(pending, fin=False)
+                self._partial = True
                 await self._flush_and_drain()
             pending = fragment
         await self._finish_fragments(pending)
@@ -202,6 +260,7 @@ class Connection:
         if last is None:
             raise LocalProtocolError("cannot send a message from an empty iterable")
         self.protocol.send_fragment(last, fin=True)
+        self._partial = False
         await self._flush_and_drain()
 
     async def ping(self, data: str | bytes | None = None) -> asyncio.Future[float]:
@@ -261,9 +320,13 @@ class Connection:
         protocol = self.protocol
         events = protocol.events_received()
         if events:
+            on_message = self._on_message
             for event in events:
                 if isinstance(event, Message):
-                    self._messages.append(event.data)
+                    if on_message is not None:
+                        on_message(event.data)
+                    else:
+                        self._messages.append(event.data)
                 elif isinstance(event, Pong):
                     self._ack_pings(event.payload)
                 elif isinstance(event, CloseReceived):
@@ -278,13 +341,14 @@ class Connection:
         data = protocol.data_to_send()
         if data and not self._transport_closing:
             self._writer.writelines(data)
-        if protocol.close_transport and not self._transport_closing:
-            self._transport_closing = True
-            self._writer.close()
+        if protocol.close_transport:
+            self._close_transport()
         if protocol.failure is not None or protocol.state is not State.OPEN:
             waiter = self._message_waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
+            # A reader paused by max_queue must see the closing handshake and the TCP close.
+            self._wake_reader()
         self._schedule_timer()
 
     def _ack_pings(self, payload: bytes) -> None:
@@ -345,18 +409,19 @@ class Connection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._transport_closing:
-            self._transport_closing = True
-            self._writer.close()
+        self._close_transport()
         try:
             await self._writer.wait_closed()
         except (ConnectionError, OSError):
             pass
+        if self._abort_handle is not None:
+            self._abort_handle.cancel()
+            self._abort_handle = None
         exc = self.protocol.close_exc()
-        for waiter in self._pings.values():
-            if not waiter.done():
-                waiter.set_exception(ConnectionClosed(exc.code, exc.reason).with_traceback(None))
-                waiter.exception()  # Mark it retrieved: nobody may be awaiting it.
+        for ping_waiter in self._pings.values():
+            if not ping_waiter.done():
+                ping_waiter.set_exception(ConnectionClosed(exc.code, exc.reason))
+                ping_waiter.exception()  # Mark it retrieved: nobody may be awaiting it.
         self._pings.clear()
         self._ping_sent_at.clear()
         if not self._closed.done():
@@ -371,4 +436,23 @@ class Connection:
         if not self._transport_closing:
             self._transport_closing = True
             self._writer.transport.abort()
+        self._wake_reader()
         await self.wait_closed()
+
+    def _close_transport(self) -> None:
+        """Close TCP once pending bytes are written; abort if that takes over close_timeout."""
+        if self._transport_closing:
+            return
+        self._transport_closing = True
+        self._writer.close()
+        # A peer that stops reading would keep the close pending for ever (the transport
+        # only closes once its buffer is flushed): section 7.1.1 lets us drop it.
+        self._abort_handle = self._loop.call_later(
+            self.protocol.close_timeout, self._writer.transport.abort
+        )
+
+    def _wake_reader(self) -> None:
+        """Let a reader paused by read backpressure run again."""
+        resume = self._resume_reading
+        if resume is not None and not resume.done():
+            resume.set_result(None)

@@ -1,0 +1,227 @@
+"""The asyncio driver of one :class:`engineio_core.server_session.ServerSession`.
+
+Theory of operation
+-------------------
+A :class:`SessionDriver` owns no task while it is idle. Everything that happens to a session
+comes in as a synchronous call from a front door (a polling GET or POST, a WebSocket message,
+the WebSocket closing) or from its timer, a single ``loop.call_at`` handle kept at the core's
+next deadline. After every call into the core, :meth:`SessionDriver.pump` moves what came out
+to where it goes:
+
+* the response for a parked GET to the front door's responder callback;
+* WebSocket messages to the attached :class:`WebSocketTransport` (a synchronous write);
+* events to the application: messages and the final disconnect go through a per-session
+  inbox, drained by a task that exists only while the inbox is not empty, so a client's
+  messages reach the handler in arrival order without blocking the reader that received
+  them.
+
+Nothing here parses or decides anything about the protocol: that is the core's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+from ..events import Closed, CloseReason, HTTPResponse, MessageReceived, Upgraded
+from ..handshake import Sid, Transport
+from ..request import HTTPRequest
+from ..server_session import ServerSession
+
+if TYPE_CHECKING:
+    from .server import AsyncServer
+
+__all__ = ["SessionDriver", "WebSocketTransport"]
+
+logger = logging.getLogger(__name__)
+
+# A WebSocket whose peer leaves more than this unread is closed: memory stays bounded.
+MAX_WEBSOCKET_BACKLOG = 16 * 2**20
+
+Responder = Callable[[HTTPResponse], None]
+
+
+class WebSocketTransport(Protocol):
+    """What a front door provides for an accepted WebSocket."""
+
+    def write(self, message: str | bytes) -> None:
+        """Queue a text (``str``) or binary (``bytes``) message."""
+
+    def close(self) -> None:
+        """Start closing the WebSocket; the front door reports the end with ``ws_closed``."""
+
+    @property
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the peer."""
+
+
+class SessionDriver:
+    """Drives one session's core from asyncio; created by :class:`AsyncServer`."""
+
+    __slots__ = (
+        "__weakref__",
+        "_inbox",
+        "_inbox_task",
+        "_loop",
+        "_timer",
+        "_timer_when",
+        "core",
+        "request",
+        "responder",
+        "server",
+        "sid",
+        "ws",
+    )
+
+    def __init__(
+        self, server: AsyncServer, sid: Sid, request: HTTPRequest, transport: Transport
+    ) -> None:
+        self.server = server
+        self.sid = sid
+        self.request = request
+        self._loop = asyncio.get_running_loop()
+        self.core = ServerSession(
+            sid, now=self._loop.time(), transport=transport, config=server.session_config
+        )
+        self.responder: Responder | None = None
+        self.ws: WebSocketTransport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when: float | None = None
+        self._inbox: collections.deque[Callable[[], Awaitable[None]]] = collections.deque()
+        self._inbox_task: asyncio.Task[None] | None = None
+
+    @property
+    def transport(self) -> str:
+        """``polling`` or ``websocket``."""
+        return self.core.transport.value
+
+    # -------------------------------------------------------------- front-door inputs
+
+    def poll(self, responder: Responder) -> None:
+        """A polling GET: ``responder`` is called with its response, now or later."""
+        response = self.core.receive_get(self._loop.time())
+        if response is not None:
+            responder(response)
+        else:
+            self.responder = responder
+        self.pump()
+
+    def abort_poll(self, responder: Responder) -> None:
+        """The client of the parked GET went away before it was answered."""
+        if self.responder is responder:
+            self.responder = None
+            self.core.abort_get(self._loop.time())
+            self.pump()
+
+    def post(self, body: bytes) -> HTTPResponse:
+        """A polling POST with its (size-checked) body: returns the response."""
+        now = self._loop.time()
+        response = self.core.begin_post(now)
+        if response is None:
+            response = self.core.receive_post(body, now)
+        self.pump()
+        return response
+
+    def attach_websocket(self, ws: WebSocketTransport) -> bool:
+        """An accepted WebSocket for this session; False: the front door must close it."""
+        if self.core.transport is Transport.WEBSOCKET and self.ws is None:
+            accepted = not self.core.closed  # a WebSocket-only session, from its handshake
+        else:
+            accepted = self.core.attach_websocket(self._loop.time())
+        if accepted:
+            self.ws = ws
+            self.pump()
+        return accepted
+
+    def ws_message(self, data: str | bytes) -> None:
+        """A message from the attached WebSocket."""
+        self.core.receive_ws_message(data, self._loop.time())
+        self.pump()
+
+    def ws_closed(self) -> None:
+        """The attached WebSocket is closed."""
+        self.ws = None
+        self.core.websocket_closed(self._loop.time())
+        self.pump()
+
+    # ----------------------------------------------------------- application inputs
+
+    def send(self, data: str | bytes) -> None:
+        """Queue a message for the client (raises SessionClosed once closing)."""
+        self.core.send(data)
+        self.pump()
+
+    def close(self) -> None:
+        """Close the session from the server side."""
+        self.core.close(self._loop.time())
+        self.pump()
+
+    # ----------------------------------------------------------------------- output
+
+    def pump(self) -> None:
+        """Move everything the core produced to its destination."""
+        core = self.core
+        if self.responder is not None:
+            response = core.get_response()
+            if response is not None:
+                responder, self.responder = self.responder, None
+                responder(response)
+        ws = self.ws
+        if ws is not None:
+            for message in core.websocket_data_to_send():
+                ws.write(message)
+            if core.websocket_should_close:
+                ws.close()
+            elif ws.backlog > MAX_WEBSOCKET_BACKLOG:
+                logger.info("! %s: client not reading, closing its websocket", self.sid)
+                ws.close()
+        for event in core.events_received():
+            if isinstance(event, MessageReceived):
+                self._deliver(self.server.dispatch_message, event.data)
+            elif isinstance(event, Closed):
+                self.server.forget(self)
+                self._deliver(self.server.dispatch_disconnect, event.reason)
+            elif isinstance(event, Upgraded):
+                logger.debug("= %s: upgraded", self.sid)
+        self._schedule_timer()
+
+    def _deliver(
+        self, handler: Callable[[SessionDriver, object], Awaitable[None]], arg: object
+    ) -> None:
+        self._inbox.append(lambda: handler(self, arg))
+        if self._inbox_task is None:
+            self._inbox_task = self._loop.create_task(self._drain_inbox())
+
+    async def _drain_inbox(self) -> None:
+        inbox = self._inbox
+        try:
+            while inbox:
+                await inbox.popleft()()
+        finally:
+            self._inbox_task = None
+            if inbox:  # cancelled with work left: nothing more will run for this session
+                inbox.clear()
+
+    def _schedule_timer(self) -> None:
+        deadline = self.core.next_deadline()
+        if deadline == self._timer_when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_when = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_when = None
+        self.core.on_timer(self._loop.time())
+        self.pump()
+
+    def reason(self) -> CloseReason | None:
+        """Why the session closed, once it has."""
+        return self.core.close_reason

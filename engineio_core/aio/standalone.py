@@ -1,0 +1,397 @@
+"""The standalone front door: HTTP/1.1 (h11) and WebSocket on asyncio streams.
+
+Theory of operation
+-------------------
+Each TCP connection runs exactly one task, its reader. It parses requests with h11, one after
+the other on a keep-alive connection, and never waits for anything but the network:
+
+* a polling request goes to :meth:`AsyncServer.handle_http` with a ``respond`` callback that
+  writes the response through h11. A GET the session parks is answered later, by whoever
+  produces its data (another connection's POST, a timer, the application); meanwhile the
+  reader keeps reading, so a client that goes away is noticed at once and the session is told
+  (an aborted GET closes the session, as the spec requires);
+* a WebSocket upgrade is validated with :class:`websocket.http11.UpgradePolicy`, answered with
+  a 101 through the same h11 connection, and from then on the same task reads WebSocket frames
+  and hands each message to the session (:meth:`websocket.aio.Connection.run`).
+
+Limits: the request head is bounded by ``max_header_bytes`` (431 above), each request must
+arrive within ``request_timeout`` once started, a keep-alive connection with no request in
+flight is closed after ``idle_timeout``, and a POST body over ``max_http_buffer_size`` is
+answered with 413 without reading the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as ssl_module
+import urllib.parse
+from collections.abc import Callable, Generator
+from types import TracebackType
+from typing import Any
+
+import h11
+
+from websocket.aio import ConnectionOptions
+from websocket.aio.server import open_connection
+from websocket.deflate import DeflateOptions
+from websocket.exceptions import ConnectionClosed, InvalidHandshake
+from websocket.http11 import Accepted, Request, Response, UpgradePolicy, lower_headers
+from websocket.protocol import Role
+
+from ..request import HTTPRequest
+from .server import AsyncServer, PreparedResponse
+from .session import SessionDriver
+
+__all__ = ["StandaloneServer"]
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK = 65536
+SERVER_HEADER = "socketio-stack"
+
+
+class _WebSocketAdapter:
+    """:class:`websocket.aio.Connection` as a session's :class:`WebSocketTransport`."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def write(self, message: str | bytes) -> None:
+        try:  # noqa: SIM105 (a per-message path: cheaper than contextlib.suppress)
+            self._conn.write(message)
+        except ConnectionClosed:
+            pass  # the reader reports the end to the session
+
+    def close(self) -> None:
+        self._conn.start_closing()
+
+    @property
+    def backlog(self) -> int:
+        return int(self._conn.write_buffer_size)
+
+
+class StandaloneServer:
+    """Serves an :class:`AsyncServer` on a TCP port; see :meth:`AsyncServer.serve`.
+
+    Args:
+        server: the Engine.IO server.
+        host: address(es) to bind; port: the port (0 for a free one).
+        engineio_path: the path prefix of Engine.IO requests.
+        ssl: an ``ssl.SSLContext`` for https / wss.
+        fallback: called with requests for other paths; returns the response (default 404).
+        max_header_bytes: largest request head (431 above).
+        request_timeout: seconds for a started request to arrive whole.
+        idle_timeout: seconds a keep-alive connection may stay idle.
+    """
+
+    def __init__(
+        self,
+        server: AsyncServer,
+        host: str | None,
+        port: int,
+        *,
+        engineio_path: str = "engine.io",
+        ssl: ssl_module.SSLContext | None = None,
+        fallback: Callable[[HTTPRequest], PreparedResponse] | None = None,
+        max_header_bytes: int = 16384,
+        request_timeout: float = 10.0,
+        idle_timeout: float = 120.0,
+    ) -> None:
+        self.server = server
+        self.host = host
+        self._port = port
+        self.path = "/" + engineio_path.strip("/") + "/"
+        self.ssl = ssl
+        self.fallback = fallback
+        self.max_header_bytes = max_header_bytes
+        self.request_timeout = request_timeout
+        self.idle_timeout = idle_timeout
+        self._listener: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.ws_options = ConnectionOptions(
+            max_size=server.max_http_buffer_size,
+            ping_interval=None,  # Engine.IO has a heartbeat of its own
+        )
+        self.upgrade_policy = UpgradePolicy(
+            deflate=DeflateOptions() if server.websocket_compression else None,
+            server_header=SERVER_HEADER,
+        )
+
+    async def start(self) -> StandaloneServer:
+        """Start listening; returns self."""
+        self._listener = await asyncio.start_server(
+            self._on_client, self.host, self._port, ssl=self.ssl
+        )
+        logger.info("= Engine.IO listening on %s", [s.getsockname() for s in self.sockets])
+        return self
+
+    def __await__(self) -> Generator[Any, None, StandaloneServer]:
+        return self.start().__await__()
+
+    async def __aenter__(self) -> StandaloneServer:
+        if self._listener is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        """The listening sockets."""
+        return tuple(self._listener.sockets) if self._listener is not None else ()
+
+    @property
+    def port(self) -> int:
+        """The bound port of the first listening socket."""
+        return int(self.sockets[0].getsockname()[1])
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled; then close every session and connection."""
+        if self._listener is None:
+            await self.start()
+        assert self._listener is not None
+        try:
+            await self._listener.serve_forever()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop listening, close every session, and end every connection task."""
+        if self._listener is not None:
+            self._listener.close()
+        await self.server.shutdown()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._listener is not None:
+            await self._listener.wait_closed()
+
+    # ------------------------------------------------------------------ per connection
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await _HTTPConnection(self, reader, writer).run()
+        except (ConnectionError, OSError) as exc:
+            logger.debug("! connection lost: %s", exc)
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+
+class _HTTPConnection:
+    """One keep-alive HTTP connection; see the module docstring."""
+
+    def __init__(
+        self, front: StandaloneServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.front = front
+        self.reader = reader
+        self.writer = writer
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=front.max_header_bytes)
+        peer = writer.get_extra_info("peername")
+        self.client = (str(peer[0]), int(peer[1])) if peer else None
+        self.scheme = "https" if front.ssl is not None else "http"
+        self.abort_parked: Callable[[], None] | None = None
+        self.closed = False
+
+    async def run(self) -> None:
+        while not self.closed:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                logger.info("! bad HTTP request from %s: %s", self.client, exc)
+                self._send_error(exc.error_status_hint, str(exc))
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                if not await self._read(event is h11.PAUSED):
+                    return
+            elif isinstance(event, h11.Request):
+                await self._handle(event)
+            elif isinstance(event, h11.ConnectionClosed):
+                return
+            # Data / EndOfMessage outside a handled request cannot happen: _handle reads them.
+
+    async def _read(self, paused: bool) -> bool:
+        """Read more bytes into h11; False when the connection is over."""
+        if self.h11.their_state is h11.DONE and self.h11.our_state is h11.DONE:
+            self.h11.start_next_cycle()
+            return True
+        idle = self.h11.their_state is h11.IDLE or paused
+        timeout = (
+            None
+            if self.abort_parked
+            else (self.front.idle_timeout if idle else self.front.request_timeout)
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                data = await self.reader.read(READ_CHUNK)
+        except TimeoutError:
+            logger.info("! %s: %s timeout", self.client, "idle" if idle else "request")
+            if not idle and self.h11.our_state is h11.SEND_RESPONSE:
+                self._send_error(408, "request timeout")
+            return False
+        if not data:
+            if self.abort_parked is not None:
+                abort, self.abort_parked = self.abort_parked, None
+                abort()
+            return False
+        if self.h11.their_state is not h11.SWITCHED_PROTOCOL:
+            self.h11.receive_data(data)
+        return True
+
+    async def _read_body(self, limit: int) -> bytes | None:
+        """The request body, or None once it exceeds ``limit`` bytes."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            event = self.h11.next_event()
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > limit:
+                    return None
+                parts.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(parts)
+            elif event is h11.NEED_DATA:
+                if not await self._read(False):
+                    raise ConnectionResetError("connection closed in the middle of a body")
+            else:
+                raise ConnectionResetError(f"unexpected {event!r} in a body")
+
+    async def _handle(self, event: h11.Request) -> None:
+        target = event.target.decode("latin-1")
+        raw_path, _, query = target.partition("?")
+        headers = tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
+        )
+        request = HTTPRequest(
+            method=event.method.decode("ascii"),
+            path=urllib.parse.unquote(raw_path),
+            query_string=query,
+            headers=headers,
+            client=self.client,
+            scheme=self.scheme,
+        )
+        if request.path.rstrip("/") + "/" != self.front.path:
+            await self._read_body(self.front.server.max_http_buffer_size)
+            fallback = self.front.fallback
+            if fallback is not None:
+                self._write_response(fallback(request))
+            else:
+                self._send_error(404, "not found")
+            return
+        upgrade = request.header("upgrade")
+        if upgrade is not None and upgrade.lower() == "websocket":
+            await self._upgrade(event, request)
+            return
+        body = None
+        if request.method == "POST":
+            body = await self._read_body(self.front.server.max_http_buffer_size)
+            if body is None:
+                # The rest of the body is never read: this connection cannot carry on.
+                self.closed = True
+        else:
+            await self._read_body(0)
+        self.abort_parked = await self.front.server.handle_http(request, body, self._respond)
+
+    def _respond(self, response: PreparedResponse) -> None:
+        """Write a response (now, or later for a parked GET) through h11."""
+        self.abort_parked = None
+        if self.writer.is_closing() or self.h11.our_state is not h11.SEND_RESPONSE:
+            return
+        self._write_response(response)
+
+    def _write_response(self, response: PreparedResponse) -> None:
+        headers = [*response.headers, ("Server", SERVER_HEADER)]
+        if self.closed:
+            headers.append(("Connection", "close"))
+        try:
+            data = self.h11.send(h11.Response(status_code=response.status, headers=headers))
+            data = (data or b"") + (self.h11.send(h11.Data(data=response.body)) or b"")
+            data += self.h11.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError as exc:
+            logger.error("! cannot send response: %s", exc)
+            self.closed = True
+            return
+        self.writer.write(data)
+        if self.h11.our_state is h11.MUST_CLOSE:
+            self.closed = True
+            self.writer.close()
+        elif self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
+            self.h11.start_next_cycle()
+
+    def _send_error(self, status: int, message: str) -> None:
+        self.closed = True
+        if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = f"{message}\n".encode()
+        response = PreparedResponse(
+            status,
+            [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
+            body,
+        )
+        self._write_response(response)
+
+    # ------------------------------------------------------------------ WebSocket
+
+    async def _upgrade(self, event: h11.Request, request: HTTPRequest) -> None:
+        target = await self.front.server.websocket_target(request)
+        if isinstance(target, PreparedResponse):
+            await self._read_body(0)
+            self.closed = True
+            self._write_response(target)
+            return
+        ws_request = Request(
+            method=request.method,
+            target=event.target.decode("latin-1"),
+            headers=request.headers,
+            http_version=event.http_version.decode("ascii"),
+        )
+        try:
+            subprotocol, compressor, headers = self.front.upgrade_policy.negotiate(ws_request)
+            body = await self._read_body(0)
+            if body != b"":
+                raise InvalidHandshake("a WebSocket handshake request has no body")
+        except InvalidHandshake as exc:
+            logger.info("! WebSocket upgrade refused: %s", exc)
+            self._send_error(exc.status, str(exc))
+            self._new_session_failed(target)
+            return
+        self.writer.write(
+            self.h11.send(h11.InformationalResponse(status_code=101, headers=headers)) or b""
+        )
+        trailing, _ = self.h11.trailing_data
+        accepted = Accepted(
+            ws_request, Response(101, lower_headers(headers)), subprotocol, compressor
+        )
+        conn = open_connection(
+            self.reader, self.writer, accepted, Role.SERVER, self.front.ws_options
+        )
+        self.closed = True  # whatever happens, this TCP connection ends with the WebSocket
+        if not target.attach_websocket(_WebSocketAdapter(conn)):
+            conn.start_closing(1000)
+            await conn.run(lambda message: None, trailing)
+            return
+        try:
+            await conn.run(target.ws_message, trailing)
+        finally:
+            target.ws_closed()
+
+    @staticmethod
+    def _new_session_failed(target: SessionDriver) -> None:
+        """A WebSocket-only handshake whose upgrade failed: its session ends here."""
+        if target.ws is None and target.core.transport.value == "websocket":
+            target.ws_closed()
