@@ -554,6 +554,11 @@ class Connection:
                 self._rx_text_parts.append(decoder.decode(payload, frame.fin))
             except UnicodeDecodeError as exc:
                 raise InvalidUTF8("text message is not valid UTF-8") from exc
+            pending = decoder.getstate()[0]
+            if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+                # CPython's decoder waits for the third byte of a surrogate (ED A0..BF) before
+                # failing; no such sequence is UTF-8, so fail on its second byte already.
+                raise InvalidUTF8("text message is not valid UTF-8 (a surrogate)")
         else:
             self._rx_parts.append(payload)
         if frame.fin:

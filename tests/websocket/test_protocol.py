@@ -1146,12 +1146,25 @@ def test_code_point_over_max_fails_fast() -> None:
 
 def test_surrogate_split_across_fragments_fails() -> None:
     # CPython's incremental decoder waits for the third byte of 0xED 0xA0 (a surrogate) before
-    # failing; the connection fails as soon as that byte arrives, before the final fragment.
+    # failing; the connection fails on the second byte already, before the final fragment.
     conn = server()
     feed(conn, cf(TEXT, b"\xed\xa0"))
-    assert conn.failure is None
-    feed(conn, cf(CONT, b"\x80"))
     assert_failed(conn, 1007)
+
+
+def test_surrogate_prefix_fails_on_its_second_byte_across_fragments() -> None:
+    conn = server()
+    feed(conn, cf(TEXT, b"ok\xed"))
+    assert conn.failure is None  # ED alone may start U+D000..U+D7FF
+    feed(conn, cf(CONT, b"\xa0"))
+    assert_failed(conn, 1007)
+
+
+def test_valid_ed_sequence_split_across_fragments_is_accepted() -> None:
+    conn = server()
+    assert feed(conn, cf(TEXT, b"\xed") + cf(CONT, b"\x9f") + cf(FIN_CONT, b"\xbf")) == [
+        Message("\ud7ff")
+    ]
 
 
 def test_invalid_utf8_in_middle_fragment_fails() -> None:
