@@ -12,7 +12,7 @@ PORT ?= 8765
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml tests/node/package.json | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py websocket/_speedups.c tests/node/package.json tests/node/package-lock.json | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e . --group dev
 	@if $(BIN)/python -c "import importlib.metadata as m; m.version('websocket-client')" 2>/dev/null; then \

@@ -12,14 +12,19 @@ What is measured, for payloads of 16 B, 125 B, 1 KiB, 64 KiB and 1 MiB, masked a
   ours calls ``parse_frame`` on the buffer in place (it keeps no buffer of its own); wsproto
   feeds a ``FrameDecoder`` and calls ``process_buffer()`` until it returns None; websockets
   feeds a ``StreamReader`` and drives ``Frame.parse`` from one generator, as its
-  ``Protocol.parse`` does. The ``ours+rx`` row adds what our protocol layer does around the
-  codec (``buf += data`` into a ``bytearray``, parse, ``del buf[:pos]``).
+  ``Protocol.parse`` does. The ``ours`` row uses whatever ``websocket.frames`` picked at import
+  (the C speedup ``websocket._speedups`` when it is built); the ``ours (py)`` row runs the same
+  code with the seam emptied, i.e. the pure-Python reference. The ``ours+rx`` row adds what our
+  protocol layer does around the codec (``buf += data`` into a ``bytearray``, parse,
+  ``del buf[:pos]``).
 * **serialize**: one binary frame from a payload. Masked frames draw a fresh key from
   ``os.urandom(4)`` (wsproto does the same, websockets uses ``secrets.token_bytes(4)``). Ours
   returns ``(header, payload)`` for ``writelines``; the ``ours+join`` row joins them.
-* **mask**: raw masking throughput of ours ``apply_mask``, websockets' pure-Python
-  ``utils.apply_mask`` and C ``speedups.apply_mask``, wsproto's ``XorMaskerSimple``, and a
-  plain ``bytes`` copy of the same size as the ceiling.
+* **mask**: raw masking throughput of ours ``apply_mask`` (C, and pure Python as ``ours (py)``),
+  websockets' pure-Python ``utils.apply_mask`` and C ``speedups.apply_mask``, wsproto's
+  ``XorMaskerSimple``, and a plain ``bytes`` copy of the same size as the ceiling.
+
+Set ``WEBSOCKET_NO_SPEEDUPS=1`` to make every ``ours`` row pure Python.
 
 Every cell is the best of several time-bounded batches (like ``timeit``). MB/s counts payload
 bytes (1 MB = 10**6 bytes). Ratios are ours / theirs: above 1 means ours is faster.
@@ -46,6 +51,7 @@ import wsproto
 from websockets.streams import StreamReader
 from wsproto import frame_protocol as wp
 
+from websocket import frames as our_frames
 from websocket.frames import Opcode, apply_mask, parse_frame, serialize_frame
 
 try:
@@ -107,6 +113,20 @@ def measure(func: Callable[[], object], budget: float, repeat: int) -> float:
 
 
 # --------------------------------------------------------------------------- parse
+
+
+def pure_python(func: Callable[[], object]) -> Callable[[], object]:
+    """``func`` with the speedup seam of websocket.frames emptied: the pure-Python reference."""
+
+    def run() -> object:
+        saved = our_frames._c_apply_mask, our_frames._c_unmask_at
+        our_frames._c_apply_mask = our_frames._c_unmask_at = None
+        try:
+            return func()
+        finally:
+            our_frames._c_apply_mask, our_frames._c_unmask_at = saved
+
+    return run
 
 
 def ours_parse(wire: bytes | bytearray, masked: bool, count: int) -> Callable[[], object]:
@@ -263,10 +283,11 @@ def websockets_serialize(payload: bytes, masked: bool, count: int) -> Callable[[
 
 def mask_funcs() -> dict[str, Callable[[bytes], object]]:
     """The masking implementations, each as a one-argument callable."""
-    funcs: dict[str, Callable[[bytes], object]] = {
-        "ours": lambda data: apply_mask(data, KEY),
-        "websockets (py)": lambda data: ws_utils.apply_mask(data, KEY),
-    }
+    funcs: dict[str, Callable[[bytes], object]] = {"ours": lambda data: apply_mask(data, KEY)}
+    if our_frames._c_apply_mask is not None:
+        # The same call; main() empties the seam around each batch of this one.
+        funcs["ours (py)"] = lambda data: apply_mask(data, KEY)
+    funcs["websockets (py)"] = lambda data: ws_utils.apply_mask(data, KEY)
     if ws_speedups is not None:
         c_mask = ws_speedups.apply_mask
         funcs["websockets (C)"] = lambda data: c_mask(data, KEY)
@@ -332,6 +353,8 @@ def main() -> None:
     print(f"- Python {platform.python_version()} on {machine}")
     print(f"- wsproto {wsproto.__version__}, websockets {websockets.__version__}")
     print(f"- websockets C speedups for masking: {'active' if speedups_active else 'NOT active'}")
+    ours_c = our_frames._c_apply_mask is not None
+    print(f"- our C speedups (websocket._speedups): {'active' if ours_c else 'NOT active'}")
     print(f"- mode: {'--quick' if args.quick else 'full'} (budget {budget} s x {repeat} per cell)")
     print()
     print("| op | size | mask | ours | wsproto | websockets | ours/wsproto | ours/websockets |")
@@ -346,6 +369,7 @@ def main() -> None:
                     wire = wire_of(size, count, masked)
                     contenders = {
                         "ours": ours_parse(wire, masked, count),
+                        "ours (py)": pure_python(ours_parse(wire, masked, count)),
                         "ours+rx": ours_rx_parse(wire, masked, count),
                         "wsproto": wsproto_parse(wire, masked, count),
                         "websockets": websockets_parse(wire, masked, count),
@@ -354,6 +378,7 @@ def main() -> None:
                     payload = payload_of(size)
                     contenders = {
                         "ours": ours_serialize(payload, masked, count),
+                        "ours (py)": pure_python(ours_serialize(payload, masked, count)),
                         "ours+join": ours_join_serialize(payload, masked, count),
                         "wsproto": wsproto_serialize(payload, masked, count),
                         "websockets": websockets_serialize(payload, masked, count),
@@ -382,7 +407,7 @@ def main() -> None:
         count = frames_per_batch(size)
         data = payload_of(size)
         cells_m = []
-        for func in mask_funcs().values():
+        for name, func in mask_funcs().items():
 
             def run(
                 func: Callable[[bytes], object] = func, data: bytes = data, count: int = count
@@ -392,7 +417,8 @@ def main() -> None:
                     out = func(data)
                 return out
 
-            seconds = measure(run, budget / 2, repeat)
+            batch = pure_python(run) if name == "ours (py)" else run
+            seconds = measure(batch, budget / 2, repeat)
             cells_m.append(f"{rate(seconds, count, size)[1]:,.0f} MB/s")
         seconds = measure(copy_ceiling(size, count), budget / 2, repeat)
         ceilings[size] = rate(seconds, count, size)[1]
@@ -400,10 +426,21 @@ def main() -> None:
         print(f"| mask | {size_label(size)} | " + " | ".join(cells_m) + " |")
 
     print()
-    print("Targets:")
+    for who in ("ours", "ours (py)") if ours_c else ("ours",):
+        print_targets(who, results, ceilings)
+    print()
+    print(f"Total run time: {time.perf_counter() - started:.1f} s")
+
+
+def print_targets(
+    who: str, results: dict[tuple[str, str, int, bool], float], ceilings: dict[int, float]
+) -> None:
+    """Which of the issue's targets the ``who`` rows meet."""
+    print()
+    print(f"Targets ({who}):")
     for size in SIZES[:3]:
         for op, masked in (("parse", True), ("serialize", False)):
-            ours = results[op, "ours", size, masked]
+            ours = results[op, who, size, masked]
             r1 = ours / results[op, "wsproto", size, masked]
             r2 = ours / results[op, "websockets", size, masked]
             ok = "met" if r1 >= 4 and r2 >= 1.5 else "NOT met"
@@ -413,17 +450,15 @@ def main() -> None:
             )
     for size in SIZES[3:]:
         for op in ("parse", "serialize"):
-            ours = results[op, "ours", size, False]
+            ours = results[op, who, size, False]
             ok = "met" if ours >= ceilings[size] / 2 else "NOT met"
             print(
                 f"- {op} unmasked {size_label(size)}: {ours:,.0f} MB/s vs bytes copy "
                 f"{ceilings[size]:,.0f} MB/s (>= half): {ok}"
             )
-            ours = results[op, "ours", size, True]
+            ours = results[op, who, size, True]
             ok = "met" if ours >= 400 else "NOT met"
             print(f"- {op} masked {size_label(size)}: {ours:,.0f} MB/s (>= 400): {ok}")
-    print()
-    print(f"Total run time: {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

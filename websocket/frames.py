@@ -35,12 +35,25 @@ making a memoryview). Serialization packs the header with one precomputed :mod:`
 and hands back the header and the payload separately, so that the I/O layer can write both
 without joining them (an unmasked payload is never copied). ``benchmarks/frames.py`` measures
 all of this against wsproto and websockets.
+
+C speedup
+---------
+Pure-Python masking still costs about 2 ns per byte plus a fixed cost per call, which dominates
+masked frames of up to a few KiB. The optional extension :mod:`websocket._speedups` (built from
+``_speedups.c`` by ``setup.py`` when a C compiler is present) masks 8 bytes at a time. It comes
+in through one seam, the ``_c_apply_mask`` / ``_c_unmask_at`` globals set below: when they are
+None, everything runs the pure-Python reference above, which stays the specification and is
+tested on its own. Set the environment variable ``WEBSOCKET_NO_SPEEDUPS`` to any non-empty
+value before the import to force the reference even when the extension is built. Both paths
+return the same bytes; ``tests/websocket/test_speedups.py`` checks them against each other.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import struct
+from collections.abc import Callable
 from typing import Final, NamedTuple, NoReturn
 
 from .exceptions import InvalidUTF8, PayloadTooBig, RemoteProtocolError
@@ -133,6 +146,18 @@ _MASK_ONES_SMALL: Final = tuple(_MASK_ONES >> ((_MASK_CHUNK // 4 - k) << 5) for 
 # Below this size, copying a slice of a bytearray twice beats one copy through a memoryview.
 _VIEW_MIN: Final = 8192
 
+# The seam for the C speedup (see "C speedup" above): None means the pure-Python reference.
+_c_apply_mask: Callable[[bytes | bytearray | memoryview, bytes], bytes] | None = None
+_c_unmask_at: Callable[[bytes | bytearray, int, int], bytes] | None = None
+if not os.environ.get("WEBSOCKET_NO_SPEEDUPS"):
+    try:
+        from . import _speedups
+    except ImportError:  # built without a C compiler: keep the reference
+        pass
+    else:
+        _c_apply_mask = _speedups.apply_mask
+        _c_unmask_at = _speedups.unmask_at
+
 
 def _mask_int(key: int, n: int) -> int:
     """The 32-bit ``key`` repeated over ``4 * ceil(n / 4)`` bytes, as a little-endian integer."""
@@ -192,6 +217,8 @@ def apply_mask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
     Raises:
         ValueError: ``mask`` is not 4 bytes long (and ``data`` is not empty).
     """
+    if _c_apply_mask is not None:
+        return _c_apply_mask(data, mask)
     if not len(data):
         return b""
     if len(mask) != 4:
@@ -287,7 +314,9 @@ def parse_frame(
         end = start + length
         if size < end:
             return None
-        if not length:
+        if _c_unmask_at is not None:
+            payload = _c_unmask_at(buf, head, length)
+        elif not length:
             payload = b""
         elif length <= 256:
             # Inline copy of _unmask() for small frames, which saves a call and a shift.
@@ -407,6 +436,8 @@ def serialize_frame(
         header = _pack_head8_key(b0, 0x80 | length, mask_key)
     else:
         header = frame_header(opcode, length, fin=fin, rsv1=rsv1, mask_key=mask_key)
+    if _c_apply_mask is not None:
+        return header, _c_apply_mask(payload, mask_key)
     return header, _unmask(payload, _unpack_key(mask_key)[0]) if length else b""
 
 
