@@ -15,6 +15,7 @@ import contextlib
 import logging
 import ssl
 import sys
+import threading
 from collections.abc import Sequence
 
 from .aio import Connection, ConnectionOptions, connect, serve
@@ -26,8 +27,30 @@ logger = logging.getLogger(__name__)
 
 async def echo(conn: Connection) -> None:
     """Send every message back as it came: text as text, binary as binary."""
-    async for message in conn:
-        await conn.send(message)
+    # A peer that closes while echoes are due is ordinary, not a handler failure to log.
+    with contextlib.suppress(ConnectionClosed):
+        async for message in conn:
+            await conn.send(message)
+
+
+def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str]:
+    """Lines typed on stdin, then "" at end of file.
+
+    A daemon thread reads them: a thread blocked in ``readline`` must not keep the process
+    alive once the connection is over (``asyncio.to_thread`` would, at interpreter exit).
+    """
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in iter(sys.stdin.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, "")
+        except RuntimeError:  # the event loop is closed: nobody is listening any more
+            return
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+    return queue
 
 
 def _options(args: argparse.Namespace) -> ConnectionOptions:
@@ -81,9 +104,16 @@ async def run_client(args: argparse.Namespace) -> None:
                     print(f"< {shown}", flush=True)
 
         printing = asyncio.create_task(printer())
+        lines = _stdin_lines(asyncio.get_running_loop())
         while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line or printing.done():
+            # Wait for a line or for the end of the connection, whichever comes first.
+            getting = asyncio.ensure_future(lines.get())
+            await asyncio.wait({getting, printing}, return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                getting.cancel()
+                break
+            line = getting.result()
+            if not line:
                 break
             try:
                 await conn.send(line.rstrip("\n"))

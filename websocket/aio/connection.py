@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
@@ -309,11 +310,9 @@ class Connection:
         self._process()
         if self._transport_closing:
             return
-        try:
+        # On a lost connection the reader task sees the loss too and closes the connection.
+        with contextlib.suppress(ConnectionError, OSError):
             await self._writer.drain()
-        except (ConnectionError, OSError):
-            # The reader task sees the loss too and closes the connection.
-            pass
 
     def _process(self) -> None:
         """Dispatch events and write output after any call into the core."""
@@ -410,10 +409,8 @@ class Connection:
             self._timer.cancel()
             self._timer = None
         self._close_transport()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
         if self._abort_handle is not None:
             self._abort_handle.cancel()
             self._abort_handle = None

@@ -10,6 +10,7 @@ error is logged with its traceback and the connection is closed with 1011.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import ssl as ssl_module
@@ -18,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from ..deflate import DeflateOptions
+from ..exceptions import ConnectionClosed, LocalProtocolError
 from ..handshake import Accepted, HandshakeFailed, Request, Response, ServerHandshake
 from ..protocol import Connection as ProtocolConnection
 from ..protocol import Role
@@ -70,6 +72,7 @@ class Server:
         self._options = options
         self._server_kwargs = server_kwargs
         self._server: asyncio.Server | None = None
+        self._bound_port: int | None = None
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -78,6 +81,8 @@ class Server:
         self._server = await asyncio.start_server(
             self._on_client, self._host, self._port, ssl=self._ssl, **self._server_kwargs
         )
+        if self.sockets:
+            self._bound_port = int(self.sockets[0].getsockname()[1])
         logger.info("= listening on %s", ", ".join(str(s.getsockname()) for s in self.sockets))
         return self
 
@@ -105,8 +110,14 @@ class Server:
 
     @property
     def port(self) -> int:
-        """The port of the first listening socket (handy with ``port=0``)."""
-        return int(self.sockets[0].getsockname()[1])
+        """The port of the first listening socket (handy with ``port=0``); kept after close().
+
+        Raises:
+            RuntimeError: the server was never started.
+        """
+        if self._bound_port is None:
+            raise RuntimeError("the server is not listening; await serve(...) first")
+        return self._bound_port
 
     async def serve_forever(self) -> None:
         """Serve until cancelled."""
@@ -151,6 +162,9 @@ class Server:
         self.connections.add(conn)
         try:
             await self._handler(conn)
+        except ConnectionClosed as exc:
+            # The peer went away while the handler was using the connection: not a bug.
+            logger.info("= handler ended by the connection closing: %s", exc)
         except Exception:
             logger.error("! connection handler failed", exc_info=True)
             await conn.close(1011, "internal error")
@@ -158,6 +172,28 @@ class Server:
             await conn.close(1000)
         finally:
             self.connections.discard(conn)
+
+    async def _answer_http(self, handshake: ServerHandshake, request: Request) -> bool:
+        """Run process_request; True if it answered (or failed: 500), False to upgrade."""
+        assert self._process_request is not None
+        try:
+            response = self._process_request(request)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception:
+            logger.error("! process_request failed", exc_info=True)
+            response = _INTERNAL_ERROR
+        if response is None:
+            return False
+        try:
+            handshake.reject(response.status, response.headers, response.body)
+        except LocalProtocolError:
+            logger.error("! process_request returned an invalid response", exc_info=True)
+            with contextlib.suppress(LocalProtocolError):  # h11 may refuse any further output
+                handshake.reject(
+                    _INTERNAL_ERROR.status, _INTERNAL_ERROR.headers, _INTERNAL_ERROR.body
+                )
+        return True
 
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -174,13 +210,12 @@ class Server:
         try:
             async with asyncio.timeout(self._handshake_timeout):
                 event = await _read_request(reader, handshake)
-                if isinstance(event, Request) and self._process_request is not None:
-                    response = self._process_request(event)
-                    if inspect.isawaitable(response):
-                        response = await response
-                    if response is not None:
-                        handshake.reject(response.status, response.headers, response.body)
-                        event = None
+                if (
+                    isinstance(event, Request)
+                    and self._process_request is not None
+                    and await self._answer_http(handshake, event)
+                ):
+                    event = None
         except TimeoutError:
             logger.info("! handshake timeout from %s", peer)
             writer.transport.abort()
@@ -196,6 +231,13 @@ class Server:
         logger.info("= connection open from %s %s", peer, event.request.target)
         conn = open_connection(reader, writer, event, Role.SERVER, self._options)
         return conn, handshake.trailing_data
+
+
+_INTERNAL_ERROR = Response(
+    500,
+    (("Content-Type", "text/plain; charset=utf-8"),),
+    b"Failed to open a WebSocket connection: internal server error.\n",
+)
 
 
 def open_connection(
