@@ -249,17 +249,26 @@ class ServerSession:
             raise LocalProtocolError("text sent over polling cannot contain '\\x1e'")
         self._queue(Packet(PacketType.MESSAGE, data))
 
-    def close(self, now: float) -> None:
+    def close(self, now: float, *, force: bool = False) -> None:
         """Close the session from the server side (reason ``server disconnect``).
 
         On WebSocket the close packet is written and the session is closed at once. On polling
         it waits, at most ``close_timeout``, for the GET that collects the queued packets and
-        the close packet. Closing a closing or closed session does nothing.
+        the close packet, unless ``force`` (server shutdown): then a parked GET gets the close
+        packet and the session is closed at once. Closing a closed session does nothing.
 
         Args:
             now: the current time.
+            force: close now, without waiting for the client to collect what is queued.
         """
-        if self._state in (SessionState.CLOSING, SessionState.CLOSED):
+        if self._state is SessionState.CLOSED:
+            return
+        if force and self._state is not SessionState.WEBSOCKET:
+            if self._state in (SessionState.PROBING, SessionState.UPGRADING):
+                self._abandon_upgrade("server shutting down")
+            self._to_closed(CloseReason.SERVER_DISCONNECT)
+            return
+        if self._state is SessionState.CLOSING:
             return
         close_packet = Packet(PacketType.CLOSE)
         if self._state is SessionState.WEBSOCKET:

@@ -11,7 +11,8 @@ if not getattr(_websocket, "IS_SOCKETIO_STACK", False):
         "the same name: run 'pip uninstall websocket-client' (see README.md)"
     )
 
+from .asgi import ASGIApp
 from .server import AsyncServer, PreparedResponse
 from .standalone import StandaloneServer
 
-__all__ = ["AsyncServer", "PreparedResponse", "StandaloneServer"]
+__all__ = ["ASGIApp", "AsyncServer", "PreparedResponse", "StandaloneServer"]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..events import APPLICATION_JSON, CloseReason, HTTPResponse
 from ..exceptions import (
     ConnectionRefused,
+    DecodeError,
     Forbidden,
     LocalProtocolError,
     PayloadTooLarge,
@@ -122,6 +123,9 @@ class AsyncServer:
         self.websocket_compression = websocket_compression
         self.allow_request = allow_request
         self.sessions: dict[Sid, SessionDriver] = {}
+        #: A layer above (Socket.IO) may take each message synchronously, as it is received,
+        #: instead of through the ordered ``message`` handler; it then orders work itself.
+        self.message_hook: Callable[[Sid, str | bytes], None] | None = None
         self.handlers: dict[str, Handler] = {}
         self._disconnect_takes_reason = False
 
@@ -212,8 +216,10 @@ class AsyncServer:
         await front.serve_forever()
 
     async def shutdown(self) -> None:
-        """Close every session."""
-        await self.disconnect()
+        """Close every session now: a parked GET gets the close packet, a WebSocket its close
+        packet, and every ``disconnect`` handler runs with ``server disconnect``."""
+        for driver in list(self.sessions.values()):
+            driver.close(force=True)
 
     def _driver(self, sid: str) -> SessionDriver:
         driver = self.sessions.get(Sid(sid))
@@ -266,12 +272,18 @@ class AsyncServer:
             driver.poll(answer)
             return (lambda: driver.abort_poll(answer)) if driver.responder is answer else None
         if request.method == "POST":
+            refusal: RemoteProtocolError
             if body is None:
-                too_large = PayloadTooLarge(f"POST body over {self.max_http_buffer_size} bytes")
-                driver.close()
-                respond(self._error(request, too_large, cors))
+                refusal = PayloadTooLarge(f"POST body over {self.max_http_buffer_size} bytes")
+            elif _media_type(request) == "application/octet-stream":
+                # A v4 payload is text ("Binary payloads MUST be base64-encoded"): Node
+                # answers a binary POST with 400 "invalid content" and closes the session.
+                refusal = DecodeError("an application/octet-stream body is not a v4 payload")
+            else:
+                respond(self._prepare(request, driver.post(body), cors))
                 return None
-            respond(self._prepare(request, driver.post(body), cors))
+            driver.reject_post()
+            respond(self._error(request, refusal, cors))
             return None
         respond(self._error(request, RemoteProtocolError(f"method {request.method}"), cors))
         return None
@@ -426,6 +438,11 @@ class AsyncServer:
             logger.error("! %r handler failed", event, exc_info=True)
             return False if event == "connect" else None
         return result
+
+
+def _media_type(request: HTTPRequest) -> str:
+    """The request's Content-Type without parameters, lowercased."""
+    return (request.header("content-type") or "").partition(";")[0].strip().lower()
 
 
 def _positional_count(func: Handler) -> int | None:

@@ -125,6 +125,17 @@ class SessionDriver:
         self.pump()
         return response
 
+    def reject_post(self) -> None:
+        """A POST refused before its body could be used (oversized, or not a v4 payload).
+
+        Like Node's ``onError`` for such a POST, the session closes at once with ``transport
+        error`` (a session that is already closed or on WebSocket is left alone).
+        """
+        now = self._loop.time()
+        if self.core.begin_post(now) is None:
+            self.core.abort_post(now)
+        self.pump()
+
     def attach_websocket(self, ws: WebSocketTransport) -> bool:
         """An accepted WebSocket for this session; False: the front door must close it."""
         if self.core.transport is Transport.WEBSOCKET and self.ws is None:
@@ -154,9 +165,9 @@ class SessionDriver:
         self.core.send(data)
         self.pump()
 
-    def close(self) -> None:
-        """Close the session from the server side."""
-        self.core.close(self._loop.time())
+    def close(self, *, force: bool = False) -> None:
+        """Close the session from the server side (``force``: without waiting for a GET)."""
+        self.core.close(self._loop.time(), force=force)
         self.pump()
 
     # ----------------------------------------------------------------------- output
@@ -180,7 +191,11 @@ class SessionDriver:
                 ws.close()
         for event in core.events_received():
             if isinstance(event, MessageReceived):
-                self._deliver(self.server.dispatch_message, event.data)
+                hook = self.server.message_hook
+                if hook is not None:
+                    hook(self.sid, event.data)
+                else:
+                    self._deliver(self.server.dispatch_message, event.data)
             elif isinstance(event, Closed):
                 self.server.forget(self)
                 self._deliver(self.server.dispatch_disconnect, event.reason)
