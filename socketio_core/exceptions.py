@@ -14,6 +14,9 @@ Every exception raised by this package derives from :exc:`SocketIOError`::
     │   └── UnexpectedPacket         the first packet of a connection is not CONNECT
     ├── LocalProtocolError           the caller misused the API: an invalid Packet, a payload
     │                                that cannot be encoded, feeding a decoder that failed
+    ├── AckTimeout                   (also the builtin TimeoutError) an acknowledgement did not
+    │                                come in time; carries what did come for a broadcast
+    ├── NotConnected                 the sid is not connected (or disconnected while waiting)
     ├── MissingDependency            (also ImportError) an optional dependency is not installed;
     │                                the message names the extra, e.g. ``socketio-stack[msgpack]``
     └── ConnectionRefused            (also the builtin ConnectionRefusedError) raised by a
@@ -50,6 +53,7 @@ import errno
 from typing import Any
 
 __all__ = [
+    "AckTimeout",
     "AttachmentError",
     "AttachmentLimitExceeded",
     "ConnectionRefused",
@@ -57,6 +61,7 @@ __all__ = [
     "InvalidPacket",
     "LocalProtocolError",
     "MissingDependency",
+    "NotConnected",
     "RemoteProtocolError",
     "SocketIOError",
     "UnexpectedPacket",
@@ -102,6 +107,22 @@ class UnexpectedPacket(RemoteProtocolError):
 
 class LocalProtocolError(SocketIOError):
     """The caller used the API in a way the protocol does not allow."""
+
+
+class AckTimeout(SocketIOError, TimeoutError):
+    """An acknowledgement did not arrive within the timeout.
+
+    Attributes:
+        responses: for a broadcast, the responses that did arrive, by sid.
+    """
+
+    def __init__(self, message: str = "ack timeout", responses: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.responses: dict[str, Any] = responses or {}
+
+
+class NotConnected(SocketIOError):
+    """The sid is not connected to that namespace (or disconnected while we waited)."""
 
 
 class MissingDependency(SocketIOError, ImportError):

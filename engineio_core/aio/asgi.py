@@ -171,7 +171,7 @@ class ASGIApp:
         on_shutdown: called at lifespan shutdown, after every session is closed.
     """
 
-    def __init__(  # noqa: PLR0917 (python-engineio's positional signature)
+    def __init__(
         self,
         server: AsyncServer,
         other_asgi_app: ASGIApplication | None = None,

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 # A WebSocket whose peer leaves more than this unread is closed: memory stays bounded.
 MAX_WEBSOCKET_BACKLOG = 16 * 2**20
+# Above this many unread bytes a WebSocket is not "writable" for volatile messages.
+VOLATILE_BACKLOG = 64 * 1024
 
 Responder = Callable[[HTTPResponse], None]
 
@@ -92,6 +94,14 @@ class SessionDriver:
         self._timer_when: float | None = None
         self._inbox: collections.deque[Callable[[], Awaitable[None]]] = collections.deque()
         self._inbox_task: asyncio.Task[None] | None = None
+
+    @property
+    def writable(self) -> bool:
+        """Whether a packet sent now leaves at once (for volatile messages): a WebSocket
+        with little unread, or a polling client with a GET waiting."""
+        if self.ws is not None and self.core.transport is Transport.WEBSOCKET:
+            return self.ws.backlog < VOLATILE_BACKLOG
+        return self.responder is not None
 
     @property
     def transport(self) -> str:

@@ -1,0 +1,158 @@
+"""Client managers: who is connected where, and how a broadcast reaches its recipients.
+
+:class:`AsyncManager` is the in-memory manager, the default of
+:class:`~socketio_core.aio.server.AsyncServer`. Every operation that concerns more than one
+socket goes through it and is ``async``, so that a pub/sub manager (Redis, RabbitMQ) can
+subclass it, publish the operation to the other server processes, and still call
+``super()`` for the sockets of this process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..rooms import RoomRegistry
+
+if TYPE_CHECKING:
+    from .server import AsyncServer
+
+__all__ = ["AsyncManager", "BroadcastTarget", "SocketInfo"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastTarget:
+    """Which sockets an operation is for (socket.io's broadcast flags).
+
+    Attributes:
+        namespace: the namespace.
+        rooms: the rooms (sids count as rooms); None for every socket of the namespace.
+        except_rooms: sockets in any of these rooms are left out.
+        skip: these sids are left out.
+        local: this process only (no effect on the in-memory manager).
+        volatile: drop the packet for sockets whose transport cannot take it now.
+    """
+
+    namespace: str
+    rooms: tuple[str, ...] | None = None
+    except_rooms: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    local: bool = False
+    volatile: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SocketInfo:
+    """What ``fetch_sockets`` tells of a socket (Node's ``RemoteSocket``)."""
+
+    id: str
+    namespace: str
+    rooms: tuple[str, ...]
+    data: dict[str, Any] = field(default_factory=dict)
+    handshake: dict[str, Any] = field(default_factory=dict)
+
+
+class AsyncManager:
+    """The in-memory client manager: one process, rooms in a :class:`RoomRegistry`."""
+
+    def __init__(self) -> None:
+        self.registry = RoomRegistry()
+        self._server: AsyncServer | None = None
+
+    @property
+    def server(self) -> AsyncServer:
+        """The server this manager serves (set by the server)."""
+        if self._server is None:
+            raise RuntimeError("the manager is not attached to a server")
+        return self._server
+
+    def attach(self, server: AsyncServer) -> None:
+        """Called once by the server that owns this manager."""
+        self._server = server
+
+    async def start(self) -> None:
+        """Start background work (a pub/sub listener); nothing to do in memory."""
+
+    async def stop(self) -> None:
+        """Stop background work."""
+
+    # --------------------------------------------------------- local membership
+
+    def connect(self, namespace: str, sid: str) -> None:
+        """A socket of this process connected."""
+        self.registry.connect(namespace, sid)
+
+    def disconnect(self, namespace: str, sid: str) -> None:
+        """A socket of this process disconnected."""
+        self.registry.disconnect(namespace, sid)
+
+    def is_connected(self, namespace: str, sid: str) -> bool:
+        """Whether the socket is connected to this process."""
+        return self.registry.is_connected(namespace, sid)
+
+    def rooms(self, namespace: str, sid: str) -> list[str]:
+        """The rooms of a local socket."""
+        return self.registry.rooms_of(namespace, sid)
+
+    def select(self, target: BroadcastTarget) -> list[str]:
+        """The local sids an operation reaches."""
+        return list(
+            self.registry.select(
+                target.namespace,
+                target.rooms,
+                except_rooms=target.except_rooms,
+                skip=target.skip,
+            )
+        )
+
+    # ------------------------------------------------------- cluster operations
+
+    async def enter_room(self, namespace: str, sid: str, room: str) -> None:
+        """Add a socket to a room."""
+        if self.registry.is_connected(namespace, sid):
+            self.registry.enter(namespace, sid, room)
+
+    async def leave_room(self, namespace: str, sid: str, room: str) -> None:
+        """Remove a socket from a room."""
+        self.registry.leave(namespace, sid, room)
+
+    async def close_room(self, namespace: str, room: str) -> None:
+        """Remove every socket from a room."""
+        self.registry.close_room(namespace, room)
+
+    async def emit(self, target: BroadcastTarget, messages: Sequence[str | bytes]) -> int:
+        """Send pre-encoded Engine.IO messages to every selected socket; returns the count."""
+        sids = self.select(target)
+        deliver = self.server.deliver
+        for sid in sids:
+            deliver(target.namespace, sid, messages, target.volatile)
+        return len(sids)
+
+    async def sockets_join(self, target: BroadcastTarget, rooms: Iterable[str]) -> None:
+        """Make every selected socket join ``rooms``."""
+        new = list(rooms)
+        for sid in self.select(target):
+            for room in new:
+                self.registry.enter(target.namespace, sid, room)
+
+    async def sockets_leave(self, target: BroadcastTarget, rooms: Iterable[str]) -> None:
+        """Make every selected socket leave ``rooms``."""
+        old = list(rooms)
+        for sid in self.select(target):
+            for room in old:
+                self.registry.leave(target.namespace, sid, room)
+
+    async def disconnect_sockets(self, target: BroadcastTarget, *, close: bool = False) -> None:
+        """Disconnect every selected socket (``close``: its whole Engine.IO connection)."""
+        for sid in self.select(target):
+            await self.server.disconnect(sid, namespace=target.namespace, close=close)
+
+    async def fetch_sockets(
+        self, target: BroadcastTarget, *, timeout: float = 5.0
+    ) -> list[SocketInfo]:
+        """Describe every selected socket."""
+        return [self.server.socket_info(target.namespace, sid) for sid in self.select(target)]

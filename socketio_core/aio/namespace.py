@@ -1,0 +1,127 @@
+"""Class-based namespaces: ``on_<event>`` methods, as python-socketio's ``AsyncNamespace``.
+
+Example::
+
+    class Chat(Namespace):
+        async def on_connect(self, sid, environ, auth):
+            await self.enter_room(sid, "lobby")
+
+        async def on_message(self, sid, data):
+            await self.emit("message", data, room="lobby", skip_sid=sid)
+
+    sio.register_namespace(Chat("/chat"))
+
+The helper methods default their ``namespace`` to the class's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from .handlers import SERVER_EVENTS, fit_server_event, positional_count
+
+if TYPE_CHECKING:
+    from .server import AsyncServer
+
+__all__ = ["Namespace"]
+
+
+class Namespace:
+    """Base class for class-based namespaces.
+
+    Args:
+        namespace: the namespace, ``"/"`` by default; ``"*"`` for every namespace (each method
+            then receives the namespace before the sid).
+    """
+
+    def __init__(self, namespace: str = "/") -> None:
+        self.namespace = namespace
+        self._server: AsyncServer | None = None
+
+    @property
+    def server(self) -> AsyncServer:
+        """The server this namespace is registered with."""
+        if self._server is None:
+            raise RuntimeError("the namespace is not registered with a server")
+        return self._server
+
+    def attach(self, server: AsyncServer) -> None:
+        """Called by :meth:`AsyncServer.register_namespace`."""
+        self._server = server
+
+    def handler_for(self, event: str) -> Callable[..., Any] | None:
+        """The ``on_<event>`` method, or None."""
+        method = getattr(self, "on_" + event, None)
+        return method if callable(method) else None
+
+    def fit(
+        self, event: str, method: Callable[..., Any], args: tuple[Any, ...], *, prefix: int = 0
+    ) -> tuple[Any, ...]:
+        """Trim the optional trailing argument of ``on_connect`` / ``on_disconnect``."""
+        if event not in SERVER_EVENTS:
+            return args
+        return fit_server_event(event, _arity(method), args, prefix)
+
+    # -------------------------------------------------- helpers bound to the namespace
+
+    async def emit(
+        self, event: str, data: Any = None, *, namespace: str | None = None, **kwargs: Any
+    ) -> None:
+        """:meth:`AsyncServer.emit` in this namespace."""
+        await self.server.emit(event, data, namespace=namespace or self.namespace, **kwargs)
+
+    async def send(self, data: Any, *, namespace: str | None = None, **kwargs: Any) -> None:
+        """:meth:`AsyncServer.send` in this namespace."""
+        await self.server.send(data, namespace=namespace or self.namespace, **kwargs)
+
+    async def call(
+        self, event: str, data: Any = None, *, namespace: str | None = None, **kwargs: Any
+    ) -> Any:
+        """:meth:`AsyncServer.call` in this namespace."""
+        return await self.server.call(event, data, namespace=namespace or self.namespace, **kwargs)
+
+    async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        """:meth:`AsyncServer.enter_room` in this namespace."""
+        await self.server.enter_room(sid, room, namespace=namespace or self.namespace)
+
+    async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        """:meth:`AsyncServer.leave_room` in this namespace."""
+        await self.server.leave_room(sid, room, namespace=namespace or self.namespace)
+
+    async def close_room(self, room: str, namespace: str | None = None) -> None:
+        """:meth:`AsyncServer.close_room` in this namespace."""
+        await self.server.close_room(room, namespace=namespace or self.namespace)
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
+        """:meth:`AsyncServer.rooms` in this namespace."""
+        return self.server.rooms(sid, namespace=namespace or self.namespace)
+
+    async def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        """:meth:`AsyncServer.get_session` in this namespace."""
+        return await self.server.get_session(sid, namespace=namespace or self.namespace)
+
+    async def save_session(
+        self, sid: str, session: dict[str, Any], namespace: str | None = None
+    ) -> None:
+        """:meth:`AsyncServer.save_session` in this namespace."""
+        await self.server.save_session(sid, session, namespace=namespace or self.namespace)
+
+    @contextlib.asynccontextmanager
+    async def session(
+        self, sid: str, namespace: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """:meth:`AsyncServer.session` in this namespace."""
+        async with self.server.session(sid, namespace=namespace or self.namespace) as session:
+            yield session
+
+    async def disconnect(self, sid: str, namespace: str | None = None) -> None:
+        """:meth:`AsyncServer.disconnect` in this namespace."""
+        await self.server.disconnect(sid, namespace=namespace or self.namespace)
+
+
+@functools.lru_cache(maxsize=1024)
+def _arity(method: Callable[..., Any]) -> int | None:
+    return positional_count(method)
