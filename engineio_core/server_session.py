@@ -254,8 +254,8 @@ class ServerSession:
 
         On WebSocket the close packet is written and the session is closed at once. On polling
         it waits, at most ``close_timeout``, for the GET that collects the queued packets and
-        the close packet, unless ``force`` (server shutdown): then a parked GET gets the close
-        packet and the session is closed at once. Closing a closed session does nothing.
+        the close packet, unless ``force`` (server shutdown): a parked GET then gets the close
+        packet and the session is closed at once.
 
         Args:
             now: the current time.
@@ -264,9 +264,7 @@ class ServerSession:
         if self._state is SessionState.CLOSED:
             return
         if force and self._state is not SessionState.WEBSOCKET:
-            if self._state in (SessionState.PROBING, SessionState.UPGRADING):
-                self._abandon_upgrade("server shutting down")
-            self._to_closed(CloseReason.SERVER_DISCONNECT)
+            self._to_closed(CloseReason.SERVER_DISCONNECT)  # answers a parked GET with "1"
             return
         if self._state is SessionState.CLOSING:
             return

@@ -182,11 +182,21 @@ class StandaloneServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        connection = _HTTPConnection(self, reader, writer)
         try:
-            await _HTTPConnection(self, reader, writer).run()
+            await connection.run()
         except (ConnectionError, OSError) as exc:
             logger.debug("! connection lost: %s", exc)
+        except asyncio.CancelledError:
+            # close() cancels connection tasks. This is the task's outermost coroutine, so
+            # the cancellation ends here: on Python 3.11, asyncio's start_server callback calls
+            # task.exception() on the finished task, which raises for a cancelled one and
+            # gets logged as "Exception in callback" (fixed in 3.12).
+            logger.debug("= connection task cancelled")
         finally:
+            # However the connection ended (EOF, reset, timeout, cancelled), a GET still
+            # parked on it will never be answered: the session must hear of it now.
+            connection.abort_parked_get()
             self._tasks.discard(task)
             writer.close()
 
@@ -205,6 +215,7 @@ class _HTTPConnection:
         self.client = (str(peer[0]), int(peer[1])) if peer else None
         self.scheme = "https" if front.ssl is not None else "http"
         self.abort_parked: Callable[[], None] | None = None
+        self.request_deadline: float | None = None
         self.closed = False
 
     async def run(self) -> None:
@@ -229,28 +240,42 @@ class _HTTPConnection:
         if self.h11.their_state is h11.DONE and self.h11.our_state is h11.DONE:
             self.h11.start_next_cycle()
             return True
-        idle = self.h11.their_state is h11.IDLE or paused
-        timeout = (
-            None
-            if self.abort_parked
-            else (self.front.idle_timeout if idle else self.front.request_timeout)
-        )
+        # Idle: no byte of the next request has arrived yet (h11 stays IDLE while it holds a
+        # partial request head, hence the look at its buffer).
+        idle = paused or (self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0])
+        loop = asyncio.get_running_loop()
+        deadline: float | None
+        if self.abort_parked:
+            deadline = None
+        elif idle:
+            self.request_deadline = None
+            deadline = loop.time() + self.front.idle_timeout
+        else:
+            # One deadline for the whole request, head and body: a client trickling a byte
+            # at a time cannot hold the connection beyond request_timeout.
+            if self.request_deadline is None:
+                self.request_deadline = loop.time() + self.front.request_timeout
+            deadline = self.request_deadline
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 data = await self.reader.read(READ_CHUNK)
         except TimeoutError:
             logger.info("! %s: %s timeout", self.client, "idle" if idle else "request")
-            if not idle and self.h11.our_state is h11.SEND_RESPONSE:
+            if not idle:
                 self._send_error(408, "request timeout")
             return False
         if not data:
-            if self.abort_parked is not None:
-                abort, self.abort_parked = self.abort_parked, None
-                abort()
+            self.abort_parked_get()
             return False
         if self.h11.their_state is not h11.SWITCHED_PROTOCOL:
             self.h11.receive_data(data)
         return True
+
+    def abort_parked_get(self) -> None:
+        """Tell the session that the GET parked on this connection will never be answered."""
+        if self.abort_parked is not None:
+            abort, self.abort_parked = self.abort_parked, None
+            abort()
 
     async def _read_body(self, limit: int) -> bytes | None:
         """The request body, or None once it exceeds ``limit`` bytes."""
@@ -305,6 +330,7 @@ class _HTTPConnection:
                 self.closed = True
         else:
             await self._read_body(0)
+        self.request_deadline = None  # the request has arrived whole
         self.abort_parked = await self.front.server.handle_http(request, body, self._respond)
 
     def _respond(self, response: PreparedResponse) -> None:
