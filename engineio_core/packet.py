@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from .exceptions import DecodeError
@@ -74,6 +74,8 @@ class Packet:
 
     type: PacketType
     data: str | bytes = ""
+    # The WebSocket encoding, memoized: a packet shared by a broadcast is encoded once.
+    _wire: str | bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.type, PacketType):
@@ -99,10 +101,12 @@ def encode_packet(packet: Packet) -> str | bytes:
     Returns:
         ``str`` for a text frame (``"4hello"``), ``bytes`` for a binary frame (the raw data).
     """
-    if isinstance(packet.data, bytes):
+    wire = packet._wire
+    if wire is None:
         # "Binary payloads are sent as is, without modification."
-        return packet.data
-    return f"{int(packet.type)}{packet.data}"
+        wire = packet.data if isinstance(packet.data, bytes) else f"{int(packet.type)}{packet.data}"
+        object.__setattr__(packet, "_wire", wire)
+    return wire
 
 
 def decode_packet(frame: str | bytes | bytearray | memoryview) -> Packet:

@@ -227,11 +227,8 @@ class ServerSession:
 
     # -- application ---------------------------------------------------------------------------
 
-    def send(self, data: str | bytes) -> None:
-        """Queue a message packet.
-
-        Args:
-            data: text or binary data.
+    def send(self, data: str | bytes | Packet) -> None:
+        """Queue a message packet (a prebuilt message :class:`Packet`, shared by a broadcast).
 
         Raises:
             SessionClosed: the session is closing or closed.
@@ -239,15 +236,18 @@ class ServerSession:
         """
         if self._state in (SessionState.CLOSING, SessionState.CLOSED):
             raise SessionClosed(str(self.close_reason or CloseReason.SERVER_DISCONNECT))
+        packet = data if isinstance(data, Packet) else Packet(PacketType.MESSAGE, data)
+        if packet.type is not PacketType.MESSAGE:
+            raise LocalProtocolError("send() takes message packets only")
         if (
-            isinstance(data, str)
+            isinstance(packet.data, str)
             and self._state is not SessionState.WEBSOCKET
-            and SEPARATOR in data
+            and SEPARATOR in packet.data
         ):
             # Spec "History, v3 to v4": the payload format "assumes the record separator is
             # not used in the data".
             raise LocalProtocolError("text sent over polling cannot contain '\\x1e'")
-        self._queue(Packet(PacketType.MESSAGE, data))
+        self._queue(packet)
 
     def close(self, now: float, *, force: bool = False) -> None:
         """Close the session from the server side (reason ``server disconnect``).

@@ -126,7 +126,7 @@ class RoomRegistry:
         for room in except_rooms:
             excluded.update(by_room.get(room, ()))
         if rooms is None:
-            candidates: Iterable[str] = self._sockets[namespace]
+            candidates = list(self._sockets[namespace])  # a snapshot, as for rooms
             return (sid for sid in candidates if sid not in excluded)
         room_list = list(rooms)
         if len(room_list) == 1:

@@ -62,6 +62,7 @@ __all__ = [
     "CLOSE_CODES_OK",
     "Frame",
     "Opcode",
+    "PreparedMessage",
     "apply_mask",
     "frame_header",
     "is_valid_close_code",
@@ -480,3 +481,32 @@ def serialize_close(code: int, reason: str = "") -> bytes:
     if len(data) > MAX_CONTROL_PAYLOAD:
         raise ValueError("close reason is longer than 123 bytes")
     return data
+
+
+class PreparedMessage:
+    """A message encoded once for sending on many server connections (a broadcast).
+
+    Server frames are never masked (section 5.1), so every connection that sends the message
+    uncompressed sends the very same bytes: :attr:`frame` is built once, on first use, and
+    shared. A connection that compresses it (permessage-deflate keeps a context per
+    connection) uses :attr:`payload` instead.
+    """
+
+    __slots__ = ("_frame", "opcode", "payload")
+
+    def __init__(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            self.opcode: int = OP_TEXT
+            self.payload: bytes = data.encode("utf-8")
+        else:
+            self.opcode = OP_BINARY
+            self.payload = bytes(data)
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        """The whole unmasked, uncompressed frame: header and payload."""
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = frame_header(self.opcode, len(self.payload)) + self.payload
+        return frame

@@ -64,6 +64,7 @@ from .frames import (
     OP_PONG,
     OP_TEXT,
     Frame,
+    PreparedMessage,
     parse_close,
     parse_frame,
     serialize_close,
@@ -328,17 +329,28 @@ class Connection:
 
     # ------------------------------------------------------------ send side
 
-    def send_message(self, data: str | bytes) -> None:
-        """Queue a whole message: text for ``str``, binary for ``bytes``."""
+    def send_message(self, data: str | bytes | PreparedMessage) -> None:
+        """Queue a whole message: text for ``str``, binary for ``bytes``.
+
+        A :class:`~websocket.frames.PreparedMessage` (a broadcast) is sent as its shared frame
+        bytes when this server connection does not compress it.
+        """
         if self._tx_opcode is not None:
             raise LocalProtocolError("a fragmented message is being sent")
         self._check_can_send_data()
-        if isinstance(data, str):
+        compressor = self.compressor
+        if isinstance(data, PreparedMessage):
+            opcode, payload = data.opcode, data.payload
+            if not self._is_client and (
+                compressor is None or not compressor.should_compress(len(payload))
+            ):
+                self._out.append(data.frame)
+                return
+        elif isinstance(data, str):
             opcode, payload = OP_TEXT, data.encode("utf-8")
         else:
             opcode, payload = OP_BINARY, bytes(data)
         rsv1 = False
-        compressor = self.compressor
         if compressor is not None and compressor.should_compress(len(payload)):
             payload = compressor.encode(payload, fin=True)
             rsv1 = True

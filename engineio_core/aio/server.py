@@ -80,7 +80,10 @@ class AsyncServer:
         http_compression: gzip / deflate polling responses the client accepts.
         compression_threshold: smallest body compressed, in bytes (1024).
         upgrade_timeout: seconds an upgrade may take (10).
-        websocket_compression: offer permessage-deflate on WebSockets.
+        websocket_compression: accept permessage-deflate on WebSockets. Off by default, as
+            Node's engine.io (``perMessageDeflate: false``): a compression context costs
+            hundreds of KB per connection, and a broadcast can then no longer share one
+            encoded frame between its recipients.
         allow_request: hook called with the request before any session is made; False
             refuses with 403, :exc:`ConnectionRefused` with its status.
     """
@@ -99,7 +102,7 @@ class AsyncServer:
         http_compression: bool = True,
         compression_threshold: int = 1024,
         upgrade_timeout: float = 10.0,
-        websocket_compression: bool = True,
+        websocket_compression: bool = False,
         allow_request: AllowRequest | None = None,
     ) -> None:
         names = tuple(transports) if transports is not None else ("polling", "websocket")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..events import Closed, CloseReason, HTTPResponse, MessageReceived, Upgraded
 from ..handshake import Sid, Transport
+from ..packet import Packet
 from ..request import HTTPRequest
 from ..server_session import ServerSession
 
@@ -170,8 +171,12 @@ class SessionDriver:
 
     # ----------------------------------------------------------- application inputs
 
-    def send(self, data: str | bytes) -> None:
-        """Queue a message for the client (raises SessionClosed once closing)."""
+    def send(self, data: str | bytes | Packet) -> None:
+        """Queue a message for the client (raises SessionClosed once closing).
+
+        A broadcast passes the same message :class:`Packet` to every recipient: it is then
+        encoded once, down to the WebSocket frame (see the standalone front door).
+        """
         self.core.send(data)
         self.pump()
 

@@ -36,6 +36,7 @@ from websocket.aio import ConnectionOptions
 from websocket.aio.server import open_connection
 from websocket.deflate import DeflateOptions
 from websocket.exceptions import ConnectionClosed, InvalidHandshake
+from websocket.frames import PreparedMessage
 from websocket.http11 import Accepted, Request, Response, UpgradePolicy, lower_headers
 from websocket.protocol import Role
 
@@ -51,17 +52,40 @@ READ_CHUNK = 65536
 SERVER_HEADER = "socketio-stack"
 
 
+class _SharedFrames:
+    """The last message written, prepared as WebSocket frame bytes.
+
+    A broadcast hands the same encoded message object to every recipient in one synchronous
+    loop, so a one-entry identity cache turns N encodings into one: every connection that
+    does not compress the message writes the same frame bytes.
+    """
+
+    __slots__ = ("message", "prepared")
+
+    def __init__(self) -> None:
+        self.message: object = None
+        self.prepared: PreparedMessage | None = None
+
+    def get(self, message: str | bytes) -> PreparedMessage:
+        prepared = self.prepared
+        if message is not self.message or prepared is None:
+            prepared = self.prepared = PreparedMessage(message)
+            self.message = message
+        return prepared
+
+
 class _WebSocketAdapter:
     """:class:`websocket.aio.Connection` as a session's :class:`WebSocketTransport`."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_shared")
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, shared: _SharedFrames) -> None:
         self._conn = conn
+        self._shared = shared
 
     def write(self, message: str | bytes) -> None:
         try:  # noqa: SIM105 (a per-message path: cheaper than contextlib.suppress)
-            self._conn.write(message)
+            self._conn.write(self._shared.get(message))
         except ConnectionClosed:
             pass  # the reader reports the end to the session
 
@@ -110,6 +134,7 @@ class StandaloneServer:
         self.request_timeout = request_timeout
         self.idle_timeout = idle_timeout
         self._listener: asyncio.Server | None = None
+        self.shared_frames = _SharedFrames()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ws_options = ConnectionOptions(
             max_size=server.max_http_buffer_size,
@@ -407,7 +432,7 @@ class _HTTPConnection:
             self.reader, self.writer, accepted, Role.SERVER, self.front.ws_options
         )
         self.closed = True  # whatever happens, this TCP connection ends with the WebSocket
-        if not target.attach_websocket(_WebSocketAdapter(conn)):
+        if not target.attach_websocket(_WebSocketAdapter(conn, self.front.shared_frames)):
             conn.start_closing(1000)
             await conn.run(lambda message: None, trailing)
             return

@@ -127,9 +127,10 @@ class AsyncManager:
     async def emit(self, target: BroadcastTarget, messages: Sequence[str | bytes]) -> int:
         """Send pre-encoded Engine.IO messages to every selected socket; returns the count."""
         sids = self.select(target)
+        shared = self.server.share(messages) if len(sids) > 1 else messages
         deliver = self.server.deliver
         for sid in sids:
-            deliver(target.namespace, sid, messages, target.volatile)
+            deliver(target.namespace, sid, shared, target.volatile)
         return len(sids)
 
     async def sockets_join(self, target: BroadcastTarget, rooms: Iterable[str]) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 
 from engineio_core.aio import AsyncServer as EngineIOServer
 from engineio_core.exceptions import SessionClosed
+from engineio_core.packet import Packet as EIOPacket
+from engineio_core.packet import PacketType as EIOPacketType
 
 from ..exceptions import AckTimeout, NotConnected
 from ..packet import DEFAULT_NAMESPACE, Packet, PacketType
@@ -453,8 +455,18 @@ class AsyncServer:
 
     # -------------------------------------------------------------------- helpers
 
+    @staticmethod
+    def share(messages: Iterable[str | bytes]) -> list[EIOPacket]:
+        """Wrap encoded messages in Engine.IO packets shared by every recipient of a
+        broadcast, so that each is encoded once, down to the WebSocket frame bytes."""
+        return [EIOPacket(EIOPacketType.MESSAGE, message) for message in messages]
+
     def deliver(
-        self, namespace: str, sid: str, messages: Collection[str | bytes], volatile: bool = False
+        self,
+        namespace: str,
+        sid: str,
+        messages: Collection[str | bytes | EIOPacket],
+        volatile: bool = False,
     ) -> None:
         """Hand pre-encoded messages to one local socket (the manager's fan-out)."""
         socket = self.dispatcher.sockets.get(sid)

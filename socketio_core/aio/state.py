@@ -55,7 +55,7 @@ class Socket:
     connected_at: float = field(default_factory=time.time)
     acks: dict[int, AckWaiter] = field(default_factory=dict)
     # Messages emitted to the socket while its connect handler runs: sent after CONNECT.
-    held: list[list[str | bytes]] | None = field(default_factory=list)
+    held: list[list[Any]] | None = field(default_factory=list)
     connected: bool = False
 
     @property

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..events import CloseReceived, Message, Pong
 from ..exceptions import ConnectionClosed, ConnectionClosedOK, LocalProtocolError
+from ..frames import PreparedMessage
 from ..protocol import Connection as ProtocolConnection
 from ..protocol import State
 
@@ -115,7 +116,7 @@ class Connection:
         self._schedule_timer()
         await self._read_loop()
 
-    def write(self, message: str | bytes) -> None:
+    def write(self, message: str | bytes | PreparedMessage) -> None:
         """Queue a message for sending without waiting for the peer to read it.
 
         For callers that bound their own buffering (see :attr:`write_buffer_size`); ``send``
