@@ -25,6 +25,7 @@ from engineio_core.exceptions import (
     SessionClosed,
 )
 from engineio_core.handshake import SessionConfig, Sid, Transport
+from engineio_core.packet import Packet, PacketType
 from engineio_core.server_session import ServerSession, SessionState
 
 SID = Sid("AAAAAAAAAAAAAAAAAAAA")
@@ -592,3 +593,42 @@ def test_traffic_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     assert f"= {SID}: POLLING -> PROBING" in messages
     assert all(record.levelno <= logging.INFO for record in caplog.records)
     assert not any("4a" in message for message in messages)  # no payloads in logs
+
+
+# -- shared packets and forced close -------------------------------------------------------------
+
+
+def test_a_shared_packet_is_encoded_once_for_every_websocket_session() -> None:
+    shared = Packet(PacketType.MESSAGE, "hello")
+    sessions = [open_session(), open_session()]
+    for session in sessions:
+        upgrade(session, 0.1)
+        session.send(shared)
+    first, second = (session.websocket_data_to_send() for session in sessions)
+    assert first == ["4hello"]
+    assert first[0] is second[0]
+
+
+def test_send_takes_message_packets_only() -> None:
+    session = open_session()
+    with pytest.raises(LocalProtocolError):
+        session.send(Packet(PacketType.PING))
+
+
+def test_forced_close_answers_the_parked_get_and_closes_at_once() -> None:
+    session = open_session()
+    assert session.receive_get(0.1) is None
+    session.send("bye")
+    session.close(0.2, force=True)
+    assert session.get_response() == body("1")
+    assert session.state is SessionState.CLOSED
+    assert session.events_received()[-1] == Closed(CloseReason.SERVER_DISCONNECT)
+
+
+def test_graceful_close_waits_for_the_get() -> None:
+    session = open_session()
+    session.send("bye")
+    session.close(0.2)
+    assert session.state is SessionState.CLOSING
+    assert session.receive_get(0.3) == body("4bye\x1e1")
+    assert session.state is SessionState.CLOSED

@@ -31,6 +31,7 @@ from websocket.exceptions import (
     RemoteProtocolError,
     TooManyFragments,
 )
+from websocket.frames import PreparedMessage
 from websocket.protocol import (
     _TRANSITIONS,
     DEFAULT_CLOSE_TIMEOUT,
@@ -1642,3 +1643,40 @@ def test_failure_is_logged_at_info(caplog: pytest.LogCaptureFixture) -> None:
     [record] = caplog.records
     assert record.levelno == logging.INFO
     assert record.getMessage() == "! failing WebSocket connection (1002): reserved opcode 0x3"
+
+
+def test_prepared_message_shares_one_frame_between_server_connections() -> None:
+    prepared = PreparedMessage("Hello")
+    first, second = server(), server()
+    first.send_message(prepared)
+    second.send_message(prepared)
+    out_first, out_second = first.data_to_send(), second.data_to_send()
+    assert out_first == [b"\x81\x05Hello"]
+    assert out_first[0] is out_second[0]  # the very same bytes object
+
+
+def test_prepared_binary_message_frame() -> None:
+    conn = server()
+    conn.send_message(PreparedMessage(b"\x00" * 126))
+    assert sent(conn) == b"\x82\x7e\x00\x7e" + b"\x00" * 126
+
+
+def test_prepared_message_is_compressed_per_connection_when_negotiated() -> None:
+    compressor = ReversingCompressor(threshold=3)
+    conn = server(compressor=compressor)
+    conn.send_message(PreparedMessage("Hello"))
+    conn.send_message(PreparedMessage("ab"))  # under the threshold: the shared frame
+    assert sent(conn) == b"\xc1\x05olleH\x81\x02ab"
+
+
+def test_prepared_message_from_a_client_is_masked() -> None:
+    conn = client()
+    conn.send_message(PreparedMessage("Hello"))
+    assert sent(conn) == b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
+
+
+def test_prepared_message_after_close_raises() -> None:
+    conn = server()
+    conn.send_close(0.0)
+    with pytest.raises(ConnectionClosed):
+        conn.send_message(PreparedMessage("late"))
