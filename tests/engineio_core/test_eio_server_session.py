@@ -618,7 +618,6 @@ def test_send_takes_message_packets_only() -> None:
 def test_forced_close_answers_the_parked_get_and_closes_at_once() -> None:
     session = open_session()
     assert session.receive_get(0.1) is None
-    session.send("bye")
     session.close(0.2, force=True)
     assert session.get_response() == body("1")
     assert session.state is SessionState.CLOSED
