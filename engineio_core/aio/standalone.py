@@ -27,6 +27,7 @@ import logging
 import ssl as ssl_module
 import urllib.parse
 from collections.abc import Callable, Generator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -41,6 +42,7 @@ from websocket.http11 import Accepted, Request, Response, UpgradePolicy, lower_h
 from websocket.protocol import Role
 
 from ..request import HTTPRequest
+from ..static import StaticFiles, resolve_static
 from .server import AsyncServer, PreparedResponse
 from .session import SessionDriver
 
@@ -106,6 +108,8 @@ class StandaloneServer:
         engineio_path: the path prefix of Engine.IO requests.
         ssl: an ``ssl.SSLContext`` for https / wss.
         fallback: called with requests for other paths; returns the response (default 404).
+        static_files: python-engineio's static file rules (:mod:`engineio_core.static`),
+            served for GET and HEAD on other paths before ``fallback``.
         max_header_bytes: largest request head (431 above).
         request_timeout: seconds for a started request to arrive whole.
         idle_timeout: seconds a keep-alive connection may stay idle.
@@ -120,6 +124,7 @@ class StandaloneServer:
         engineio_path: str = "engine.io",
         ssl: ssl_module.SSLContext | None = None,
         fallback: Callable[[HTTPRequest], PreparedResponse] | None = None,
+        static_files: StaticFiles | None = None,
         max_header_bytes: int = 16384,
         request_timeout: float = 10.0,
         idle_timeout: float = 120.0,
@@ -130,6 +135,7 @@ class StandaloneServer:
         self.path = "/" + engineio_path.strip("/") + "/"
         self.ssl = ssl
         self.fallback = fallback
+        self.static_files: StaticFiles = static_files or {}
         self.max_header_bytes = max_header_bytes
         self.request_timeout = request_timeout
         self.idle_timeout = idle_timeout
@@ -337,6 +343,8 @@ class _HTTPConnection:
         )
         if request.path.rstrip("/") + "/" != self.front.path:
             await self._read_body(self.front.server.max_http_buffer_size)
+            if await self._static(request):
+                return
             fallback = self.front.fallback
             if fallback is not None:
                 self._write_response(fallback(request))
@@ -357,6 +365,24 @@ class _HTTPConnection:
             await self._read_body(0)
         self.request_deadline = None  # the request has arrived whole
         self.abort_parked = await self.front.server.handle_http(request, body, self._respond)
+
+    async def _static(self, request: HTTPRequest) -> bool:
+        """Serve a static file (GET / HEAD) when ``static_files`` maps the path to one."""
+        static_files = self.front.static_files
+        if not static_files or request.method not in ("GET", "HEAD"):
+            return False
+        static = resolve_static(request.path, static_files)
+        if static is None:
+            return False
+        try:
+            body = await asyncio.to_thread(Path(static.filename).read_bytes)
+        except OSError:
+            return False
+        headers = [("Content-Type", static.content_type), ("Content-Length", str(len(body)))]
+        self._write_response(
+            PreparedResponse(200, headers, b"" if request.method == "HEAD" else body)
+        )
+        return True
 
     def _respond(self, response: PreparedResponse) -> None:
         """Write a response (now, or later for a parked GET) through h11."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,6 +99,33 @@ async def test_fallback_for_other_paths() -> None:
         finally:
             writer.transport.abort()
         await eio.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_static_files_before_the_fallback(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<p>chat</p>")
+    (tmp_path / "app.js").write_text("console.log(1)")
+    static = {"/": str(tmp_path / "index.html"), "/static": str(tmp_path)}
+
+    def fallback(request: HTTPRequest) -> PreparedResponse:
+        return PreparedResponse(418, [("Content-Length", "0")], b"")
+
+    eio = AsyncServer()
+    async with eio.listen("127.0.0.1", 0, static_files=static, fallback=fallback) as front:
+        reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+        try:
+            head, body = await exchange(reader, writer, get("/"))
+            assert body == b"<p>chat</p>"
+            assert b"content-type: text/html" in head.lower()
+            head, body = await exchange(reader, writer, get("/static/app.js"))
+            assert body == b"console.log(1)"
+            assert b"javascript" in head.lower()
+            head, _ = await exchange(reader, writer, get("/static/../index.html"))
+            assert head.startswith(b"HTTP/1.1 418 ")  # traversal refused: not served
+            head, _ = await exchange(reader, writer, get("/static/missing.js"))
+            assert head.startswith(b"HTTP/1.1 418 ")
+        finally:
+            writer.transport.abort()
 
 
 @pytest.mark.asyncio
