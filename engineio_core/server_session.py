@@ -213,17 +213,12 @@ class ServerSession:
 
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` must be called next, or ``None``."""
-        deadlines = [
-            d
-            for d in (
-                self._ping_at,
-                self._pong_deadline,
-                self._upgrade_deadline,
-                self._close_deadline,
-            )
-            if d is not None
-        ]
-        return min(deadlines, default=None)
+        # Called after every packet: no temporary list, no generator.
+        best = self._ping_at
+        for deadline in (self._pong_deadline, self._upgrade_deadline, self._close_deadline):
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
 
     # -- application ---------------------------------------------------------------------------
 

@@ -212,8 +212,10 @@ class Connection:
             return None
         if self.state is State.CLOSING:
             return self._close_deadline
-        deadlines = [d for d in (self._next_ping, self._pong_deadline) if d is not None]
-        return min(deadlines) if deadlines else None
+        ping, pong = self._next_ping, self._pong_deadline
+        if ping is None or pong is None:
+            return pong if ping is None else ping
+        return min(ping, pong)
 
     @property
     def close_code(self) -> int:
