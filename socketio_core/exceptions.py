@@ -17,8 +17,14 @@ Every exception raised by this package derives from :exc:`SocketIOError`::
     ├── AckTimeout                   (also the builtin TimeoutError) an acknowledgement did not
     │                                come in time; carries what did come for a broadcast
     ├── NotConnected                 the sid is not connected (or disconnected while waiting)
+    │   └── SendBufferFull           a client emit while disconnected found its buffer full
+    ├── ConnectFailed                (also the builtin ConnectionError) a client's connect()
+    │                                failed or a namespace was refused; carries message, data
     ├── MissingDependency            (also ImportError) an optional dependency is not installed;
     │                                the message names the extra, e.g. ``socketio-stack[msgpack]``
+    ├── BrokerError                  (also the builtin ConnectionError) the message broker of a
+    │                                pub/sub manager is unreachable at start-up, or a publish
+    │                                still failed when its retry window ran out
     └── ConnectionRefused            (also the builtin ConnectionRefusedError) raised by a
                                      ``connect`` handler to refuse a client; becomes the
                                      CONNECT_ERROR payload ``{"message": ..., "data": ...}``
@@ -56,6 +62,8 @@ __all__ = [
     "AckTimeout",
     "AttachmentError",
     "AttachmentLimitExceeded",
+    "BrokerError",
+    "ConnectFailed",
     "ConnectionRefused",
     "DecodeError",
     "InvalidPacket",
@@ -63,6 +71,7 @@ __all__ = [
     "MissingDependency",
     "NotConnected",
     "RemoteProtocolError",
+    "SendBufferFull",
     "SocketIOError",
     "UnexpectedPacket",
 ]
@@ -175,3 +184,31 @@ class ConnectionRefused(SocketIOError, ConnectionRefusedError):
         if self.data is not None:
             args["data"] = self.data
         return args
+
+
+class SendBufferFull(NotConnected):
+    """An emit while disconnected found the send buffer (or the retry queue) full."""
+
+
+class ConnectFailed(SocketIOError, ConnectionError):
+    """``connect()`` could not open the connection or join every namespace.
+
+    Attributes:
+        message: what went wrong (the server's CONNECT_ERROR message when it refused).
+        data: the ``data`` of the server's CONNECT_ERROR, or None.
+        namespace: the namespace that was refused, or None.
+    """
+
+    def __init__(self, message: str, data: Any = None, namespace: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+        self.namespace = namespace
+
+
+class BrokerError(SocketIOError, ConnectionError):
+    """The broker of a pub/sub manager (Redis, RabbitMQ) could not be used.
+
+    Raised at start-up when the broker is unreachable, and by an operation whose publish still
+    failed when the manager's retry window ran out (the local sockets were served already).
+    """

@@ -17,3 +17,9 @@ __all__ = [
     "Namespace",
     "SocketInfo",
 ]
+
+from .blocking import Client
+from .client import AsyncClient
+from .client_namespace import ClientNamespace
+
+__all__ += ["AsyncClient", "Client", "ClientNamespace"]
