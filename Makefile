@@ -26,6 +26,7 @@ $(VENV)/.installed: pyproject.toml setup.py websocket/_speedups.c tests/node/pac
 	touch $@
 
 setup: $(VENV)/.installed
+	sh scripts/install-brokers.sh
 
 # The chat demo (demo/): the page, Socket.IO and the bot, on http://$(HOST):$(PORT)/.
 demo: setup

@@ -184,8 +184,21 @@ class Dispatcher:
         except Exception:
             logger.error("! connect handler failed for %s", sid, exc_info=True)
             refusal = ConnectionRefused("Internal server error")
-        if client.closed or self.sockets.get(sid) is not socket:
-            return  # the client left (or was disconnected) while the handler ran
+        if client.closed:
+            return  # the client left while the handler ran
+        if self.sockets.get(sid) is not socket:
+            # The application disconnected the socket from its own connect handler: a
+            # client still waiting for its CONNECT is refused instead of left hanging.
+            if not socket.connected:
+                self.send_packet(
+                    client.eio_sid,
+                    Packet(
+                        PacketType.CONNECT_ERROR,
+                        Namespace(namespace),
+                        ConnectionRefused().error_args,
+                    ),
+                )
+            return
         if refusal is None:
             if not socket.connected:
                 self._open_socket(socket)

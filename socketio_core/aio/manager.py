@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import NotConnected
 from ..rooms import RoomRegistry
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ class SocketInfo:
 
 class AsyncManager:
     """The in-memory client manager: one process, rooms in a :class:`RoomRegistry`."""
+
+    #: Whether other processes share the rooms (a pub/sub manager): a room without local
+    #: members may then be the sid of a socket of another process.
+    cluster = False
 
     def __init__(self) -> None:
         self.registry = RoomRegistry()
@@ -157,3 +162,20 @@ class AsyncManager:
     ) -> list[SocketInfo]:
         """Describe every selected socket."""
         return [self.server.socket_info(target.namespace, sid) for sid in self.select(target)]
+
+    async def broadcast_with_acks(
+        self, target: BroadcastTarget, event: str, args: list[Any], timeout: float
+    ) -> Any:
+        """Emit with one ack per recipient; a dict of responses by sid, or :exc:`AckTimeout`
+        carrying the partial responses (a pub/sub manager adds the other processes)."""
+        return await self.server.dispatcher.broadcast_with_acks(target, event, args, timeout)
+
+    async def call_socket(
+        self, namespace: str, sid: str, event: str, args: list[Any], timeout: float
+    ) -> list[Any]:
+        """Emit to a socket of another process and return its ack's arguments.
+
+        Raises:
+            NotConnected: always here: the in-memory manager knows no other process.
+        """
+        raise NotConnected(f"{sid} is not connected to {namespace}")

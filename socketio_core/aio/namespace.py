@@ -54,6 +54,8 @@ class Namespace:
 
     def handler_for(self, event: str) -> Callable[..., Any] | None:
         """The ``on_<event>`` method, or None."""
+        if not isinstance(event, str):  # a numeric event name (allowed by the spec)
+            return None
         method = getattr(self, "on_" + event, None)
         return method if callable(method) else None
 

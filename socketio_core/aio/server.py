@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
@@ -216,9 +217,15 @@ class AsyncServer:
         if single is not None:
             self.dispatcher.emit_with_callback(single, event, args, callback, timeout)
             return
+        remote = self._remote_candidate(target)
+        if remote is not None:  # maybe a sid of another process: the ack comes in a task
+            self.start_background_task(
+                self._remote_callback, target, remote, event, args, callback, timeout
+            )
+            return
         if timeout is None:
             raise ValueError("a broadcast with a callback needs a timeout")
-        responses = await self.dispatcher.broadcast_with_acks(target, event, args, timeout)
+        responses = await self.manager.broadcast_with_acks(target, event, args, timeout)
         if isinstance(responses, AckTimeout):
             callback(responses)
         else:
@@ -270,6 +277,16 @@ class AsyncServer:
         args = _as_args(data)
         single = self._single_socket(target)
         if single is None:
+            remote = self._remote_candidate(target)
+            if remote is not None:
+                try:
+                    data = await self.manager.call_socket(
+                        target.namespace, remote, event, args, timeout
+                    )
+                    return data[0] if len(data) == 1 else (tuple(data) if data else None)
+                except NotConnected:
+                    if sid is not None:
+                        raise
             if (
                 target.rooms is not None
                 and len(target.rooms) == 1
@@ -277,16 +294,15 @@ class AsyncServer:
                 and sid is not None
             ):
                 raise NotConnected(f"{sid} is not connected to {target.namespace}")
-            result = await self.dispatcher.broadcast_with_acks(target, event, args, timeout)
+            result = await self.manager.broadcast_with_acks(target, event, args, timeout)
             if isinstance(result, AckTimeout):
                 raise result
             return result
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.dispatcher.register_ack(single, event, args, AckWaiter(future=future), None)
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError as exc:
-            raise AckTimeout(f"no ack for {event!r} from {single.sid}") from exc
+        # The dispatcher's ack timer removes the waiter from ``socket.acks`` and fails the
+        # future with AckTimeout: a timed-out call leaves nothing pending.
+        self.dispatcher.register_ack(single, event, args, AckWaiter(future=future), timeout)
+        return await future
 
     def to(self, room: Rooms) -> BroadcastOperator:
         """Node's broadcast operators: ``sio.to("a").to("b").except_("c").emit(...)``."""
@@ -498,6 +514,56 @@ class AsyncServer:
         return BroadcastTarget(
             namespace or DEFAULT_NAMESPACE, rooms, tuple(except_rooms), skipped, local, volatile
         )
+
+    def _remote_candidate(self, target: BroadcastTarget) -> str | None:
+        """With a pub/sub manager: the one room of ``target`` when no local socket is in it
+        (it may be the sid of a socket of another process)."""
+        if (
+            not self.manager.cluster
+            or target.local
+            or target.rooms is None
+            or len(target.rooms) != 1
+            or target.except_rooms
+            or target.skip
+            or self.manager.registry.members(target.namespace, target.rooms[0])
+        ):
+            return None
+        return target.rooms[0]
+
+    async def _remote_callback(
+        self,
+        target: BroadcastTarget,
+        sid: str,
+        event: str,
+        args: list[Any],
+        callback: Callable[..., Any],
+        timeout: float | None,
+    ) -> None:
+        """``emit(callback=)`` to a socket of another process (python-socketio's semantics:
+        the callback of a client that is gone is dropped); a room with a ``timeout``."""
+        try:
+            data = await self.manager.call_socket(
+                target.namespace, sid, event, args, 60.0 if timeout is None else timeout
+            )
+        except NotConnected:
+            if timeout is None:
+                logger.debug("x %s: not connected anywhere; callback dropped", sid)
+                return
+            responses = await self.manager.broadcast_with_acks(target, event, args, timeout)
+            result = (
+                callback(responses)
+                if isinstance(responses, AckTimeout)
+                else callback(None, responses)
+            )
+        except AckTimeout as exc:
+            if timeout is None:
+                logger.debug("x %s: no ack; callback dropped", sid)
+                return
+            result = callback(exc)
+        else:
+            result = callback(*data) if timeout is None else callback(None, *data)
+        if inspect.isawaitable(result):
+            await result
 
     def _single_socket(self, target: BroadcastTarget) -> Socket | None:
         """The local socket when ``target`` names exactly one connected sid."""

@@ -4,8 +4,8 @@
 //   URL         the server, e.g. http://127.0.0.1:8000
 //   TRANSPORTS  comma-separated: polling, websocket, or polling,websocket
 //   PARSER      json (the default socket.io-parser) or msgpack (socket.io-msgpack-parser)
-//   SCENARIO    echo | binary | namespaces | auth | server-disconnect | client-disconnect |
-//               client-close
+//   SCENARIO    echo | binary | namespaces | chat-only | auth | server-disconnect |
+//               client-disconnect | client-close
 //   options     JSON: token (the auth token of the auth scenario), path.
 //
 // The server side of each scenario is in the Python test module. The script writes one JSON
@@ -182,6 +182,12 @@ const scenarios = {
     const answer = received(socket, "bin-answer");
     socket.emit("bin-ask", Buffer.from([0xde, 0xad, 0xbe, 0xef]));
     await answer;
+    // A burst of text and binary events, batched into few payloads under polling; then a
+    // large attachment. The server acks with what it saw, in order.
+    for (let i = 0; i < 20; i++) socket.emit("seq", i, i % 2 ? Buffer.from([i]) : `#${i}`);
+    const big = Buffer.alloc(100000);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251;
+    await call(socket, "seq-done", big);
     const gone = disconnected(socket);
     socket.disconnect();
     await gone;
@@ -206,6 +212,16 @@ const scenarios = {
     const rootGone = disconnected(root);
     root.disconnect();
     await rootGone;
+  },
+
+  async "chat-only"() {
+    // io("http://host/chat"): a namespace other than "/" without ever joining "/".
+    const chat = open("/chat");
+    await connected(chat);
+    await call(chat, "where");
+    const gone = disconnected(chat);
+    chat.disconnect();
+    await gone;
   },
 
   async auth() {
