@@ -32,6 +32,7 @@ from ..packet import DEFAULT_NAMESPACE, Packet, PacketType
 from ..packet import Namespace as NamespaceName
 from ..parsers import JsonParser, MsgpackParser, Parser
 from .dispatch import Dispatcher
+from .front import Listening, as_args
 from .handlers import Handler, HandlerRegistry
 from .manager import AsyncManager, BroadcastTarget, SocketInfo
 from .namespace import Namespace
@@ -207,7 +208,7 @@ class AsyncServer:
             volatile,
             local or ignore_queue,
         )
-        args = _as_args(data)
+        args = as_args(data)
         if callback is None:
             await self.manager.emit(
                 target, self.dispatcher.encode_event(target.namespace, event, args)
@@ -274,7 +275,7 @@ class AsyncServer:
             NotConnected: the client is not connected, or disconnected before answering.
         """
         target = self._target(namespace, sid if sid is not None else to, None, (), False, False)
-        args = _as_args(data)
+        args = as_args(data)
         single = self._single_socket(target)
         if single is None:
             remote = self._remote_candidate(target)
@@ -317,6 +318,20 @@ class AsyncServer:
     def of(self, namespace: str) -> BroadcastOperator:
         """Operators for another namespace."""
         return BroadcastOperator(self, namespace=namespace)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Node's ``io.timeout(ms)``: ``await sio.timeout(5).call("ping")`` collects acks."""
+        return BroadcastOperator(self).timeout(seconds)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Node's ``io.volatile``: drop the event for clients that cannot take it now."""
+        return BroadcastOperator(self).volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Node's ``io.local``: only the clients of this process."""
+        return BroadcastOperator(self).local
 
     # ----------------------------------------------------------------------- rooms
 
@@ -460,9 +475,15 @@ class AsyncServer:
         socketio_path: str = "socket.io",
         ssl: ssl_module.SSLContext | None = None,
         **kwargs: Any,
-    ) -> Any:
-        """The standalone server as an async context manager (``async with ... as front``)."""
-        return self.eio.listen(host, port, engineio_path=socketio_path, ssl=ssl, **kwargs)
+    ) -> Listening:
+        """The standalone server as an async context manager (``async with ... as front``).
+
+        Entering it (or awaiting it) starts the client manager first, as :meth:`serve` does,
+        so a pub/sub manager is subscribed before the first client arrives.
+        """
+        return Listening(
+            self, self.eio.listen(host, port, engineio_path=socketio_path, ssl=ssl, **kwargs)
+        )
 
     async def _start_manager(self) -> None:
         if not self._manager_started:
@@ -577,12 +598,3 @@ class AsyncServer:
         if socket is None or socket.namespace != (namespace or DEFAULT_NAMESPACE):
             raise NotConnected(f"{sid} is not connected to {namespace or DEFAULT_NAMESPACE}")
         return socket
-
-
-def _as_args(data: Any) -> list[Any]:
-    """python-socketio's convention: None is no argument, a tuple several, else one."""
-    if data is None:
-        return []
-    if isinstance(data, tuple):
-        return list(data)
-    return [data]

@@ -91,3 +91,27 @@ async def test_a_subclass_sees_every_broadcast(serve: Serve) -> None:
     sio.deliver("/other", sa, ['2["x"]'])
     sio.deliver("/", "unknown", ['2["x"]'])
     await a.barrier()
+
+
+class StartStopManager(AsyncManager):
+    """An in-memory manager that records start() and stop()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        self.calls.append("start")
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+
+@pytest.mark.asyncio
+async def test_listen_starts_the_manager_before_serving_and_stops_it_after() -> None:
+    manager = StartStopManager()
+    sio = AsyncServer(client_manager=manager)
+    async with sio.listen("127.0.0.1", 0) as front:
+        assert front.port > 0
+        assert manager.calls == ["start"]  # before any client connected
+    assert manager.calls == ["start", "stop"]

@@ -203,3 +203,12 @@ async def test_disconnect_sockets(serve: Serve) -> None:
     await sio.to("nobody").disconnect_sockets()
     await c.barrier()
     assert reasons.empty()
+
+
+def test_server_level_operator_shortcuts() -> None:
+    sio = AsyncServer()
+    assert sio.timeout(3).ack_timeout == 3
+    assert sio.volatile.is_volatile and sio.volatile.rooms == ()
+    assert sio.local.is_local
+    assert sio.of("/chat").namespace == "/chat"
+    assert sio.except_("x").except_rooms == ("x",)
