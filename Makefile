@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup demo browser test lint typecheck bench clean
+.PHONY: setup demo browser brokers test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ $(VENV)/.installed: pyproject.toml setup.py websocket/_speedups.c tests/node/pac
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Debian's redis-server and rabbitmq-server, for the message-queue manager tests (they start
+# private instances on loopback ports of their own); the demo does not need them.
+brokers:
 	sh scripts/install-brokers.sh
 
 # The chat demo (demo/): the page, Socket.IO and the bot, on http://$(HOST):$(PORT)/.
@@ -49,7 +53,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup browser lint typecheck
+test: setup browser brokers lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: setup
