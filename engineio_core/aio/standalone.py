@@ -23,6 +23,7 @@ answered with 413 without reading the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl as ssl_module
 import urllib.parse
@@ -198,6 +199,7 @@ class StandaloneServer:
     async def close(self) -> None:
         """Stop listening, close every session, and end every connection task."""
         if self._listener is not None:
+            await _stop_accepting(self._listener)
             self._listener.close()
         await self.server.shutdown()
         for task in list(self._tasks):
@@ -230,6 +232,22 @@ class StandaloneServer:
             connection.abort_parked_get()
             self._tasks.discard(task)
             writer.close()
+
+
+async def _stop_accepting(listener: asyncio.Server) -> None:
+    """Stop accepting, then let connections accepted meanwhile attach to the server.
+
+    CPython 3.11 sets up an accepted connection in a task of its own; if ``Server.close()``
+    runs between the accept and that task's first step, the new transport fails to attach
+    and is never closed (a leaked socket). Removing the listening sockets' readers first and
+    yielding once lets every accepted connection attach, so ``close()`` then sees it.
+    """
+    loop = asyncio.get_running_loop()
+    for sock in listener.sockets:
+        with contextlib.suppress(NotImplementedError, ValueError, OSError):
+            loop.remove_reader(sock.fileno())
+    for _ in range(2):
+        await asyncio.sleep(0)
 
 
 class _HTTPConnection:

@@ -9,7 +9,10 @@ still open.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +183,23 @@ async def test_serve_until_cancelled() -> None:
 async def _until_listening(front: StandaloneServer) -> None:
     while not front.sockets:
         await asyncio.sleep(0.005)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("steps", [0, 1, 2, 3])
+async def test_close_right_after_an_accept_leaks_nothing(steps: int) -> None:
+    """A connection accepted just before close() is closed too (CPython 3.11 race)."""
+    front = await AsyncServer().listen("127.0.0.1", 0)
+    client = socket.create_connection(("127.0.0.1", front.port))
+    try:
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        await front.close()
+    finally:
+        client.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            await asyncio.sleep(0)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
