@@ -1,0 +1,775 @@
+"""Benchmark Socket.IO end to end: our server against python-socketio and Node socket.io.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/socketio_bench.py                 # asyncio and uvloop, ~6 min
+    .venv/bin/python benchmarks/socketio_bench.py --quick         # ~3 minutes
+    .venv/bin/python benchmarks/socketio_bench.py --loop asyncio  # one loop only
+
+Each server is started as its own subprocess on a free loopback port, one after the other
+(``benchmarks/sio_servers/``), with the same three handlers (``echo`` acks its argument,
+``join`` enters the room ``"room"``, ``fanout(n)`` emits ``tick`` 0..n-1 to the room, one
+``await sio.emit`` after the other, then acks ``n``):
+
+* **ours**: ``socketio_core.aio.AsyncServer`` on its standalone front door (h11 +
+  ``websocket.aio``), on the default asyncio loop and, with ``--loop uvloop|both``, on uvloop
+  (the server script runs its loop with ``loop_factory=uvloop.new_event_loop``);
+* **python-socketio**: ``socketio.AsyncServer(async_mode="asgi")`` in ``socketio.ASGIApp``
+  under uvicorn (``http`` and ``ws`` "auto", ``loop`` the loop asked for);
+* **Node**: socket.io 4.8 on a Node ``http`` server (the loop option does not apply: it runs
+  once, and both loops' ratios are against that run).
+
+The ping interval is 300 s, so that no heartbeat falls in a measurement. Every server is
+driven by the same load generator, ``benchmarks/sio_load.js`` (Node with ``ws`` and ``http``,
+speaking raw Engine.IO v4 + Socket.IO v5 text frames; see its header), one process per
+measurement. What is measured:
+
+* **websocket** / **polling** echo: C clients each do closed-loop events with an ack
+  (``42<id>["echo","<payload>"]`` -> ``43<id>["<payload>"]``) for a fixed time after a
+  warm-up: acks/s over all clients, p50/p99 of the round trip;
+* **fanout**: 1,000 WebSocket clients join one room; a trigger client asks the server to emit
+  to the room. Deliveries/s over triggers of ``ticks`` emits each (deliveries / the summed
+  times from trigger to the last delivery), and p50/p99 of that time for a single emit;
+* **connect**: Socket.IO sessions over WebSocket (socket open, Engine.IO open packet,
+  CONNECT, CONNECT ack) opened as fast as possible, 100 in flight: sessions/s;
+* **idle**: on a freshly started server, the server's VmRSS before and after opening 5,000
+  Socket.IO sessions, divided by 5,000: bytes per idle connection.
+
+Every cell is checked: each ack must carry the payload sent, ticks must arrive in order with
+exact counts, every session must connect and stay open. A failure marks the cell **FAIL**, so
+a broken server cannot look fast. Ratios are ours / theirs for rates and theirs / ours for
+memory, so above 1 always means ours is better. With ``--rounds`` above 1, each server runs
+that many times and each cell keeps its best run.
+
+The load generator and the server share the machine. The CPU table says how much of a core
+each used during the measured window, and how much everything else on the machine used
+("other"): a noisy neighbour shows there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import importlib.util
+import json
+import os
+import platform
+import re
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS_DIR = ROOT / "benchmarks" / "sio_servers"
+LOAD_JS = ROOT / "benchmarks" / "sio_load.js"
+NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
+PLOT = ROOT / "docs" / "benchmarks-socketio.png"
+PING_INTERVAL = 300.0  # seconds: no heartbeat during a measurement
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0
+LOOPS = ("asyncio", "uvloop")
+IMPLS = ("ours", "python-socketio", "node")
+LABELS = {"ours": "ours", "python-socketio": "python-socketio", "node": "Node socket.io"}
+
+
+@dataclass
+class Settings:
+    """What one run measures."""
+
+    concurrency: tuple[int, ...]
+    polling_concurrency: tuple[int, ...]
+    warmup: float
+    duration: float
+    size: int
+    receivers: int
+    ticks: int
+    triggers: int
+    latency_triggers: int
+    connect_sessions: int
+    idle_sessions: int
+    rounds: int
+    inflight: int = 100
+    step_timeout: float = 15.0
+
+
+@dataclass
+class Server:
+    """A running server subprocess."""
+
+    key: str  # "ours/asyncio", "python-socketio/uvloop", "node"
+    proc: subprocess.Popen[bytes]
+    port: int
+    impl: str
+    stderr_path: Path
+
+
+Cell = tuple[str, int]  # (mode, concurrency or clients or sessions)
+
+
+@dataclass
+class Results:
+    """Best result per (server key, cell)."""
+
+    cells: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
+    impls: dict[str, str] = field(default_factory=dict)
+
+    def offer(self, key: str, result: dict[str, Any]) -> None:
+        cell_key = (key, result["mode"], result["concurrency"])
+        old = self.cells.get(cell_key)
+        if old is None or better(result, old):
+            self.cells[cell_key] = result
+
+    def get(self, key: str, cell: Cell) -> dict[str, Any] | None:
+        return self.cells.get((key, *cell))
+
+
+def ok(result: dict[str, Any] | None) -> bool:
+    """Whether a measurement is valid: something was measured and nothing went wrong."""
+    return (
+        result is not None
+        and result["errors"] == 0
+        and result["mismatches"] == 0
+        and result["messages"] > 0
+    )
+
+
+def lower_is_better(mode: str) -> bool:
+    """Idle memory per connection: lower is better; every other cell is a rate."""
+    return mode == "idle"
+
+
+def better(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether ``new`` should replace ``old`` as the kept run of a cell."""
+    if ok(new) != ok(old):
+        return ok(new)
+    if lower_is_better(new["mode"]):
+        return bool(new["rate"] < old["rate"])
+    return bool(new["rate"] > old["rate"])
+
+
+# ------------------------------------------------------------------------ processes
+
+
+def node_env() -> dict[str, str]:
+    """The environment for node: resolve ``ws`` and ``socket.io`` from tests/node."""
+    return {**os.environ, "NODE_PATH": str(NODE_MODULES)}
+
+
+def node_binary() -> str:
+    """The node executable."""
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not on PATH")
+    return node
+
+
+def server_command(key: str) -> list[str]:
+    """The command line that starts one server (key: ``impl/loop`` or ``node``)."""
+    ping = str(PING_INTERVAL)
+    impl, _, loop = key.partition("/")
+    if impl == "ours":
+        return [sys.executable, str(SERVERS_DIR / "ours_standalone.py"), ping, loop]
+    if impl == "python-socketio":
+        return [sys.executable, str(SERVERS_DIR / "pysocketio_uvicorn.py"), ping, loop]
+    if impl == "node":
+        return [node_binary(), str(SERVERS_DIR / "node_socketio.js"), ping]
+    raise ValueError(key)
+
+
+def label(key: str) -> str:
+    """A column title for a server key."""
+    impl, _, loop = key.partition("/")
+    return f"{LABELS[impl]} ({loop})" if loop else LABELS[impl]
+
+
+def start_server(key: str, workdir: Path) -> Server:
+    """Start one server; returns once it answers an Engine.IO handshake."""
+    stderr_path = workdir / f"{key.replace('/', '-')}.stderr"
+    with open(stderr_path, "ab") as stderr:
+        proc = subprocess.Popen(
+            server_command(key),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=node_env(),
+            cwd=ROOT,
+        )
+    try:
+        line = read_line(proc, START_TIMEOUT)
+        info = json.loads(line)
+        server = Server(key, proc, int(info["port"]), str(info["impl"]), stderr_path)
+        wait_ready(server)
+    except BaseException:
+        stop_server(proc)
+        raise
+    return server
+
+
+def read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """The first line a server prints, within ``timeout`` seconds."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    buf = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or (proc.poll() is not None and not sel.select(0)):
+                raise RuntimeError(f"server did not start (exit code {proc.poll()})")
+            if sel.select(min(left, 0.5)):
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise RuntimeError(f"server exited (code {proc.wait()})")
+                buf += chunk
+    return buf.split(b"\n", 1)[0].decode()
+
+
+def wait_ready(server: Server) -> None:
+    """Do one polling handshake, retrying for a few seconds until it works."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request("GET", "/socket.io/?EIO=4&transport=polling")
+            body = conn.getresponse().read()
+            conn.close()
+            if body.startswith(b'0{"sid"'):
+                return
+            raise RuntimeError(f"{server.key}: bad handshake {body[:80]!r}")
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after STOP_TIMEOUT; always reaps the process."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def run_load(server: Server, settings: Settings, mode: str, n: int) -> dict[str, Any]:
+    """One load generator run against ``server``; returns its JSON result.
+
+    A generator that could not even load ``ws`` (tests/node/node_modules being reinstalled
+    meanwhile) is retried, up to three times, five seconds apart.
+    """
+    for _ in range(3):
+        result = run_load_once(server, settings, mode, n)
+        if not any("Cannot find module" in e for e in result["firstErrors"]):
+            break
+        time.sleep(5.0)
+    return result
+
+
+def run_load_once(server: Server, settings: Settings, mode: str, n: int) -> dict[str, Any]:
+    """One load generator process against ``server``."""
+    options: dict[str, Any] = {
+        "port": server.port,
+        "mode": mode,
+        "concurrency": n,
+        "warmup": settings.warmup,
+        "duration": settings.duration,
+        "size": settings.size,
+        "receivers": n,
+        "ticks": settings.ticks,
+        "triggers": settings.triggers,
+        "latencyTriggers": settings.latency_triggers,
+        "sessions": n,
+        "inflight": settings.inflight,
+        "settle": 2.0,
+        "timeout": settings.step_timeout,
+        "serverPid": server.proc.pid,
+        "clkTck": os.sysconf("SC_CLK_TCK"),
+    }
+    # The generator bounds itself (a hard limit in its header); this bounds it again.
+    limit = (
+        settings.warmup
+        + settings.duration
+        + 2.0
+        + settings.step_timeout * (settings.triggers + settings.latency_triggers + 6)
+        + 90
+    )
+    proc = subprocess.Popen(
+        [node_binary(), str(LOAD_JS), json.dumps(options)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=node_env(),
+        cwd=ROOT,
+    )
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return failed(mode, n, f"load generator killed after {limit:.0f} s")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = out.decode().strip().splitlines()
+    if not lines:
+        return failed(mode, n, f"no output; stderr: {err.decode()[-300:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["concurrency"] = n
+    if server.proc.poll() is not None:
+        result["errors"] += 1
+        result["firstErrors"].append(f"server exited with {server.proc.returncode}")
+    return result
+
+
+def failed(mode: str, n: int, why: str) -> dict[str, Any]:
+    """A result standing for a run that produced none."""
+    return {
+        "mode": mode,
+        "concurrency": n,
+        "messages": 0,
+        "mismatches": 0,
+        "errors": 1,
+        "firstErrors": [why],
+        "rate": 0,
+        "p50": None,
+        "p99": None,
+        "lgCpu": None,
+        "serverCpu": None,
+        "otherCpu": None,
+    }
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise RLIMIT_NOFILE (inherited by the servers and load generators) for idle sessions."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard == resource.RLIM_INFINITY else min(hard, max(soft, needed))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raise SystemExit(f"RLIMIT_NOFILE is {soft}: {needed} are needed (--idle-sessions)")
+
+
+# --------------------------------------------------------------------------- output
+
+
+def fmt_rate(rate: float) -> str:
+    """A rate, short."""
+    if rate >= 1e4:
+        return f"{rate / 1e3:.1f} k/s"
+    if rate >= 1e3:
+        return f"{rate / 1e3:.2f} k/s"
+    return f"{rate:.0f} /s"
+
+
+def fmt_ms(ms: float | None) -> str:
+    """Milliseconds with sensible precision."""
+    if ms is None:
+        return "-"
+    return f"{ms:.2f}" if ms < 10 else f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
+
+
+def cell_text(result: dict[str, Any] | None) -> str:
+    """One table cell: the figure and its latencies, or why it failed."""
+    if result is None:
+        return "not run"
+    if not ok(result):
+        return f"**FAIL** ({result['errors']} errors, {result['mismatches']} mismatches)"
+    mode = result["mode"]
+    lat = f"p50 {fmt_ms(result['p50'])} / p99 {fmt_ms(result['p99'])} ms"
+    if mode == "idle":
+        return f"{result['rate'] / 1024:.1f} KB/conn"
+    if mode == "fanout":
+        return (
+            f"{fmt_rate(result['rate'])}; 1 emit: {lat}; "
+            f"{result.get('ticks')} emits: {fmt_ms(result.get('spanP50'))} ms"
+        )
+    return f"{fmt_rate(result['rate'])}, {lat}"
+
+
+def ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float | None:
+    """ours/theirs for rates, theirs/ours for memory: above 1 means ours is better."""
+    if not (ok(ours) and ok(theirs)):
+        return None
+    assert ours is not None and theirs is not None
+    if ours["rate"] <= 0 or theirs["rate"] <= 0:
+        return None
+    if lower_is_better(ours["mode"]):
+        return float(theirs["rate"] / ours["rate"])
+    return float(ours["rate"] / theirs["rate"])
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A ratio cell."""
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def fmt_cpu(value: float | None) -> str:
+    """Share of one core, as a percentage."""
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def cpu_per_op(result: dict[str, Any] | None) -> float | None:
+    """Server CPU seconds per ack, delivery or connect (None for idle memory)."""
+    if not ok(result) or result is None or result["mode"] == "idle":
+        return None
+    if not result["serverCpu"] or not result["rate"]:
+        return None
+    if result["mode"] == "fanout":
+        # serverCpu is over the whole throughput phase (wall time), rate over the busy spans.
+        return float(result["serverCpu"] * result["wall"] / result["messages"])
+    return float(result["serverCpu"] / result["rate"])
+
+
+def cpu_ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float | None:
+    """theirs/ours server CPU per operation: above 1 means ours does the work more cheaply."""
+    a, b = cpu_per_op(ours), cpu_per_op(theirs)
+    return None if a is None or b is None or a <= 0 else b / a
+
+
+def fmt_us(seconds: float | None) -> str:
+    """A per-operation CPU cost in microseconds."""
+    return "-" if seconds is None else f"{seconds * 1e6:,.0f} us"
+
+
+def cells_in_order(settings: Settings) -> list[Cell]:
+    """The (mode, n) cells, in table order."""
+    cells: list[Cell] = [("websocket", c) for c in settings.concurrency]
+    cells += [("polling", c) for c in settings.polling_concurrency]
+    cells += [
+        ("fanout", settings.receivers),
+        ("connect", settings.connect_sessions),
+        ("idle", settings.idle_sessions),
+    ]
+    return cells
+
+
+def row_title(cell: Cell) -> list[str]:
+    """The first two columns of a row."""
+    mode, n = cell
+    titles = {
+        "websocket": ("echo+ack websocket", f"C={n}"),
+        "polling": ("echo+ack polling", f"C={n}"),
+        "fanout": ("fan-out deliveries", f"{n:,} clients"),
+        "connect": ("connects", f"{n:,} sessions"),
+        "idle": ("idle memory", f"{n:,} sessions"),
+    }
+    return list(titles[mode])
+
+
+def server_keys(loops: tuple[str, ...]) -> list[str]:
+    """The servers of a run, in the order they run."""
+    keys = []
+    for i, loop in enumerate(loops):
+        keys += [f"ours/{loop}", f"python-socketio/{loop}"]
+        if i == 0:
+            keys.append("node")
+    return keys
+
+
+def print_tables(results: Results, settings: Settings, loops: tuple[str, ...]) -> None:
+    """The results table, the CPU table, failures and the targets."""
+    keys = server_keys(loops)
+    header = ["scenario", "n", *(label(k) for k in keys)]
+    for loop in loops:
+        header += [f"ours/python-socketio ({loop})", f"ours/Node ({loop})"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for cell in cells_in_order(settings):
+        row = row_title(cell) + [cell_text(results.get(k, cell)) for k in keys]
+        for loop in loops:
+            ours = results.get(f"ours/{loop}", cell)
+            row.append(fmt_ratio(ratio(ours, results.get(f"python-socketio/{loop}", cell))))
+            row.append(fmt_ratio(ratio(ours, results.get("node", cell))))
+        print("| " + " | ".join(row) + " |")
+    print()
+    print(
+        "CPU during the measured window, in % of one core: server / load generator (everything"
+        " else on the machine); then the server's CPU time per ack, delivery or connect, and"
+        " the ratio theirs / ours of that time (above 1: ours is cheaper)."
+    )
+    print()
+    header = ["scenario", "n", *(label(k) for k in keys)]
+    for loop in loops:
+        header += [f"CPU/op python-socketio/ours ({loop})", f"CPU/op Node/ours ({loop})"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for cell in cells_in_order(settings):
+        row = row_title(cell)
+        for k in keys:
+            r = results.get(k, cell)
+            row.append(
+                "-"
+                if r is None
+                else f"{fmt_cpu(r['serverCpu'])} / {fmt_cpu(r['lgCpu'])} "
+                f"({fmt_cpu(r['otherCpu'])}), {fmt_us(cpu_per_op(r))}"
+            )
+        for loop in loops:
+            ours = results.get(f"ours/{loop}", cell)
+            row.append(fmt_ratio(cpu_ratio(ours, results.get(f"python-socketio/{loop}", cell))))
+            row.append(fmt_ratio(cpu_ratio(ours, results.get("node", cell))))
+        print("| " + " | ".join(row) + " |")
+    problems = [(k, m, n, r) for (k, m, n), r in sorted(results.cells.items()) if not ok(r)]
+    if problems:
+        print()
+        print("Failures:")
+        for k, m, n, r in problems:
+            print(f"- {k} {m} n={n}: {'; '.join(r['firstErrors'][:3])}")
+    print()
+    print("Targets (ours against Node socket.io):")
+    targets = [(f"echo C={c}", ("websocket", c)) for c in settings.concurrency]
+    targets += [
+        ("fan-out", ("fanout", settings.receivers)),
+        ("idle memory per connection", ("idle", settings.idle_sessions)),
+    ]
+    for loop in loops:
+        for what, cell in targets:
+            value = ratio(results.get(f"ours/{loop}", cell), results.get("node", cell))
+            verdict = "n/a" if value is None else "met" if value >= 1 else "NOT met"
+            cpu = cpu_ratio(results.get(f"ours/{loop}", cell), results.get("node", cell))
+            extra = "" if cpu is None else f" (server CPU per op, Node/ours: {fmt_ratio(cpu)})"
+            print(f"- {loop}: {what} at or better than Node: {fmt_ratio(value)}: {verdict}{extra}")
+
+
+def plot(results: Results, settings: Settings, loops: tuple[str, ...], path: Path) -> bool:
+    """Bar charts of the main figures (matplotlib, PNG). Returns False without matplotlib."""
+    try:
+        import matplotlib  # noqa: PLC0415 (optional: only for the plot)
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        print("matplotlib is not installed: no plot", file=sys.stderr)
+        return False
+    keys = server_keys(loops)
+    panels: list[tuple[str, list[Cell], Callable[[Cell], str], float]] = [
+        (
+            "Echo with ack (acks/s)",
+            [("websocket", c) for c in settings.concurrency]
+            + [("polling", c) for c in settings.polling_concurrency],
+            lambda cell: f"{'ws' if cell[0] == 'websocket' else 'poll'} C={cell[1]}",
+            1.0,
+        ),
+        (
+            f"Fan-out to {settings.receivers:,} clients (k deliveries/s)",
+            [("fanout", settings.receivers)],
+            lambda cell: "fan-out",
+            1e-3,
+        ),
+        (
+            "Connects (sessions/s)",
+            [("connect", settings.connect_sessions)],
+            lambda cell: f"{cell[1]:,} sessions",
+            1.0,
+        ),
+        (
+            "Idle memory, KB/conn (lower: better)",
+            [("idle", settings.idle_sessions)],
+            lambda cell: f"{cell[1]:,} sessions",
+            1 / 1024,
+        ),
+    ]
+    colors = {
+        "ours/asyncio": "#1f77b4",
+        "ours/uvloop": "#6baed6",
+        "python-socketio/asyncio": "#ff7f0e",
+        "python-socketio/uvloop": "#fdae6b",
+        "node": "#2ca02c",
+    }
+    fig, axes = plt.subplots(
+        1, 4, figsize=(17, 4.8), gridspec_kw={"width_ratios": [5, 1.5, 1.5, 1.5]}
+    )
+    width = 0.8 / len(keys)
+    for ax, (title, cells, name, scale) in zip(axes, panels, strict=True):
+        for i, key in enumerate(keys):
+            values = []
+            for cell in cells:
+                r = results.get(key, cell)
+                values.append(r["rate"] * scale if ok(r) and r is not None else 0.0)
+            xs = [j + (i - (len(keys) - 1) / 2) * width for j in range(len(cells))]
+            ax.bar(xs, values, width, label=label(key), color=colors.get(key))
+        ax.set_xticks(range(len(cells)), [name(c) for c in cells])
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(
+        f"Socket.IO end to end, loopback, {os.cpu_count()} CPUs, "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def machine_info(results: Results) -> list[str]:
+    """Lines describing the machine, the versions and the servers."""
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            match = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            model = match.group(1) if match else "?"
+    except OSError:
+        pass
+    node = subprocess.run([node_binary(), "--version"], check=False, capture_output=True, text=True)
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    dists = ("python-socketio", "python-engineio", "uvicorn", "h11", "websockets", "uvloop")
+    lines = [
+        f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"Machine: nproc={os.cpu_count()}, CPU {model!r}, {platform.platform()}",
+        f"Python {platform.python_version()}, Node {node.stdout.strip()}; "
+        + ", ".join(f"{d} {version(d)}" for d in (*dists, "httptools")),
+        f"Code: {git_revision()}",
+    ]
+    lines += [f"Server {label(k)}: {impl}" for k, impl in results.impls.items()]
+    return lines
+
+
+def git_revision() -> str:
+    """The commit benchmarked, and whether the library's working tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", "websocket", "engineio_core", "socketio_core"],
+            check=False,
+            cwd=ROOT,
+        ).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    return f"{head}" + (" + uncommitted changes in the library" if dirty else "")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def run_server(
+    key: str, settings: Settings, results: Results, workdir: Path, round_no: int
+) -> None:
+    """Every cell against one server: one process for the traffic cells, a fresh one for idle."""
+
+    def record(result: dict[str, Any]) -> None:
+        results.offer(key, result)
+        mode, n = result["mode"], result["concurrency"]
+        print(
+            f"  round {round_no + 1} {label(key):28} {mode:9} n={n:<5} {cell_text(result)}",
+            file=sys.stderr,
+        )
+
+    traffic = [c for c in cells_in_order(settings) if c[0] != "idle"]
+    server = start_server(key, workdir)
+    try:
+        results.impls[key] = server.impl
+        for mode, n in traffic:
+            record(run_load(server, settings, mode, n))
+            if mode in ("fanout", "connect"):
+                time.sleep(1.0)  # let the server tear down the sessions just aborted
+    finally:
+        stop_server(server.proc)
+    server = start_server(key, workdir)
+    try:
+        record(run_load(server, settings, "idle", settings.idle_sessions))
+    finally:
+        stop_server(server.proc)
+    log = server.stderr_path.read_text(errors="replace").strip()
+    if log:
+        print(f"  {key} stderr (tail): {log[-500:]}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter cells, fewer sessions")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both")
+    parser.add_argument("--duration", type=float, help="measured seconds per echo cell")
+    parser.add_argument("--rounds", type=int, help="runs per server; each cell keeps its best")
+    parser.add_argument("--size", type=int, default=64, help="payload characters (64)")
+    parser.add_argument("--servers", default=",".join(IMPLS), help="comma-separated subset")
+    parser.add_argument("--idle-sessions", type=int, help="sessions for idle memory (5,000)")
+    parser.add_argument("--no-plot", action="store_true", help=f"do not write {PLOT.name}")
+    parser.add_argument("--json", type=Path, help="also write every kept result to this file")
+    args = parser.parse_args()
+    if args.quick:
+        settings = Settings(
+            (1, 10, 100), (1, 10), warmup=0.5, duration=1.5, size=args.size, receivers=1000,
+            ticks=10, triggers=3, latency_triggers=10, connect_sessions=500,
+            idle_sessions=2000, rounds=1,
+        )  # fmt: skip
+    else:
+        settings = Settings(
+            (1, 10, 100), (1, 10), warmup=1.0, duration=3.0, size=args.size, receivers=1000,
+            ticks=20, triggers=5, latency_triggers=20, connect_sessions=2000,
+            idle_sessions=5000, rounds=1,
+        )  # fmt: skip
+    if args.duration:
+        settings.duration = args.duration
+    if args.rounds:
+        settings.rounds = args.rounds
+    if args.idle_sessions:
+        settings.idle_sessions = args.idle_sessions
+    loops = LOOPS if args.loop == "both" else (args.loop,)
+    wanted = args.servers.split(",")
+    keys = [k for k in server_keys(loops) if k.partition("/")[0] in wanted]
+    if not NODE_MODULES.joinpath("ws").is_dir():
+        raise SystemExit(f"{NODE_MODULES} has no ws: run npm install in tests/node")
+    if "uvloop" in loops and importlib.util.find_spec("uvloop") is None:
+        raise SystemExit("--loop uvloop needs uvloop: pip install uvloop")
+    raise_fd_limit(max(settings.idle_sessions, settings.connect_sessions) * 2 + 1000)
+
+    started = time.perf_counter()
+    results = Results()
+    print(
+        f"Socket.IO end to end: payload {settings.size} characters, echo C={settings.concurrency}"
+        f" (polling {settings.polling_concurrency}), {settings.warmup} s warm-up + "
+        f"{settings.duration} s per echo cell, fan-out {settings.receivers} clients x "
+        f"{settings.triggers} triggers of {settings.ticks} emits, {settings.connect_sessions} "
+        f"connects, {settings.idle_sessions} idle sessions, loops {loops}, "
+        f"{settings.rounds} round(s)",
+        file=sys.stderr,
+    )
+    with tempfile.TemporaryDirectory(prefix="sio-bench-") as tmp:
+        for round_no in range(settings.rounds):
+            for key in keys:
+                run_server(key, settings, results, Path(tmp), round_no)
+    for line in machine_info(results):
+        print(line)
+    print(f"Command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print()
+    print_tables(results, settings, loops)
+    if args.json:
+        cells = [{"server": k, **r} for (k, _, _), r in sorted(results.cells.items())]
+        args.json.write_text(json.dumps({"impls": results.impls, "cells": cells}, indent=1))
+    if not args.no_plot and plot(results, settings, loops, PLOT):
+        print()
+        print(f"Plot: {PLOT.relative_to(ROOT)}")
+    print()
+    print(f"Total run time: {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
