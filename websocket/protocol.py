@@ -134,6 +134,19 @@ class Connection:
         mask_source: where client masking keys come from (``secrets.token_bytes`` by default).
     """
 
+    # Slots: one connection per client, thousands per process; no per-instance __dict__.
+    # fmt: off
+    __slots__ = (
+        "_allowed_rsv", "_buf", "_close_deadline", "_events", "_failed_with", "_is_client",
+        "_keepalive_payload", "_mask_source", "_next_ping", "_out", "_ping_counter",
+        "_pong_deadline", "_rx_compressed", "_rx_decoder", "_rx_frames", "_rx_opcode",
+        "_rx_parts", "_rx_size", "_rx_text_parts", "_rx_wire", "_tx_compressed", "_tx_opcode",
+        "close_rcvd", "close_sent", "close_timeout", "close_transport", "compressor", "debug",
+        "failure", "max_buffered", "max_fragments", "max_size", "ping_interval", "ping_timeout",
+        "role", "state"
+    )
+    # fmt: on
+
     def __init__(
         self,
         role: Role,

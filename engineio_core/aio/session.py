@@ -93,7 +93,8 @@ class SessionDriver:
         self.ws: WebSocketTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
-        self._inbox: collections.deque[Callable[[], Awaitable[None]]] = collections.deque()
+        # Created when an event waits, dropped when drained: an idle session holds none.
+        self._inbox: collections.deque[Callable[[], Awaitable[None]]] | None = None
         self._inbox_task: asyncio.Task[None] | None = None
 
     @property
@@ -221,19 +222,22 @@ class SessionDriver:
     def _deliver(
         self, handler: Callable[[SessionDriver, object], Awaitable[None]], arg: object
     ) -> None:
-        self._inbox.append(lambda: handler(self, arg))
-        if self._inbox_task is None:
-            self._inbox_task = self._loop.create_task(self._drain_inbox())
-
-    async def _drain_inbox(self) -> None:
         inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = collections.deque()
+        inbox.append(lambda: handler(self, arg))
+        if self._inbox_task is None:
+            self._inbox_task = self._loop.create_task(self._drain_inbox(inbox))
+
+    async def _drain_inbox(self, inbox: collections.deque[Callable[[], Awaitable[None]]]) -> None:
         try:
             while inbox:
                 await inbox.popleft()()
         finally:
             self._inbox_task = None
-            if inbox:  # cancelled with work left: nothing more will run for this session
-                inbox.clear()
+            inbox.clear()  # empty, or cancelled with work left: nothing more runs from it
+            if self._inbox is inbox:
+                self._inbox = None
 
     def _schedule_timer(self) -> None:
         deadline = self.core.next_deadline()

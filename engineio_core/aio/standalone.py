@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl as ssl_module
 import urllib.parse
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,7 +40,7 @@ from websocket.aio.server import open_connection
 from websocket.deflate import DeflateOptions
 from websocket.exceptions import ConnectionClosed, InvalidHandshake
 from websocket.frames import PreparedMessage
-from websocket.http11 import Accepted, Request, Response, UpgradePolicy, lower_headers
+from websocket.http11 import Accepted, Request, Response, UpgradePolicy
 from websocket.protocol import Role
 
 from ..request import HTTPRequest
@@ -215,9 +216,14 @@ class StandaloneServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        connection = _HTTPConnection(self, reader, writer)
+        connection: _HTTPConnection | None = _HTTPConnection(self, reader, writer)
         try:
+            assert connection is not None
             await connection.run()
+            websocket = connection.websocket
+            if websocket is not None:
+                connection = None  # an upgraded connection keeps nothing of its HTTP side
+                await websocket()
         except (ConnectionError, OSError) as exc:
             logger.debug("! connection lost: %s", exc)
         except asyncio.CancelledError:
@@ -229,7 +235,8 @@ class StandaloneServer:
         finally:
             # However the connection ended (EOF, reset, timeout, cancelled), a GET still
             # parked on it will never be answered: the session must hear of it now.
-            connection.abort_parked_get()
+            if connection is not None:
+                connection.abort_parked_get()
             self._tasks.discard(task)
             writer.close()
 
@@ -266,6 +273,7 @@ class _HTTPConnection:
         self.abort_parked: Callable[[], None] | None = None
         self.request_deadline: float | None = None
         self.closed = False
+        self.websocket: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     async def run(self) -> None:
         while not self.closed:
@@ -469,24 +477,35 @@ class _HTTPConnection:
             self.h11.send(h11.InformationalResponse(status_code=101, headers=headers)) or b""
         )
         trailing, _ = self.h11.trailing_data
-        accepted = Accepted(
-            ws_request, Response(101, lower_headers(headers)), subprotocol, compressor
-        )
+        # The 101's headers are not kept: nothing reads them later, and every idle connection
+        # would hold a copy.
+        accepted = Accepted(ws_request, Response(101, ()), subprotocol, compressor)
         conn = open_connection(
             self.reader, self.writer, accepted, Role.SERVER, self.front.ws_options
         )
         self.closed = True  # whatever happens, this TCP connection ends with the WebSocket
-        if not target.attach_websocket(_WebSocketAdapter(conn, self.front.shared_frames)):
-            conn.start_closing(1000)
-            await conn.run(lambda message: None, trailing)
-            return
-        try:
-            await conn.run(target.ws_message, trailing)
-        finally:
-            target.ws_closed()
+        # Run it from _on_client, once this object and the HTTP request's frames are gone:
+        # an idle WebSocket keeps only what it needs (memory per connection).
+        self.websocket = functools.partial(
+            _run_websocket, conn, target, self.front.shared_frames, trailing
+        )
 
     @staticmethod
     def _new_session_failed(target: SessionDriver) -> None:
         """A WebSocket-only handshake whose upgrade failed: its session ends here."""
         if target.ws is None and target.core.transport.value == "websocket":
             target.ws_closed()
+
+
+async def _run_websocket(
+    conn: Any, target: SessionDriver, shared: _SharedFrames, trailing: bytes
+) -> None:
+    """Read an accepted WebSocket in the connection's task, feeding its session."""
+    if not target.attach_websocket(_WebSocketAdapter(conn, shared)):
+        conn.start_closing(1000)
+        await conn.run(lambda message: None, trailing)
+        return
+    try:
+        await conn.run(target.ws_message, trailing)
+    finally:
+        target.ws_closed()

@@ -82,34 +82,48 @@ class Client:
     """One Engine.IO session seen from Socket.IO."""
 
     __slots__ = (
+        "_environ",
         "_queue",
         "_task",
         "closed",
         "connect_timer",
         "decoder",
         "eio_sid",
-        "environ",
+        "request",
         "sockets",
     )
 
     def __init__(self, eio_sid: str, environ: dict[str, Any], decoder: Decoder) -> None:
         self.eio_sid = eio_sid
-        self.environ = environ
+        # Keep the request, not the environ built from it: the environ is rebuilt when asked
+        # for (connect handlers, get_environ), so an idle client does not carry that dict.
+        request = environ.get("engineio.request")
+        self.request = request
+        self._environ: dict[str, Any] | None = environ if request is None else None
         self.decoder = decoder
         self.sockets: dict[str, Socket] = {}
         self.connect_timer: asyncio.TimerHandle | None = None
         self.closed = False
-        self._queue: collections.deque[Job] = collections.deque()
+        self._queue: collections.deque[Job] | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The WSGI-style environ of the handshake request (a fresh dict each time)."""
+        if self._environ is not None or self.request is None:
+            return self._environ or {}
+        return dict(self.request.environ)
 
     def enqueue(self, job: Job) -> None:
         """Run ``job`` after every job queued before it."""
-        self._queue.append(job)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
         queue = self._queue
+        if queue is None:
+            queue = self._queue = collections.deque()
+        queue.append(job)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain(queue))
+
+    async def _drain(self, queue: collections.deque[Job]) -> None:
         try:
             while queue:
                 job = queue.popleft()
@@ -119,8 +133,9 @@ class Client:
                     logger.error("! handler failed for client %s", self.eio_sid, exc_info=True)
         finally:
             self._task = None
-            if queue and not self.closed:  # cancelled with work left
-                queue.clear()
+            queue.clear()  # empty, or cancelled with work left
+            if self._queue is queue:
+                self._queue = None  # an idle client holds no queue
 
     @property
     def busy(self) -> bool:

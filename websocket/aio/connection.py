@@ -36,6 +36,9 @@ __all__ = ["Connection"]
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
+# The message queue of a connection driven by run(): never appended to (a callback takes each
+# message), shared so that an idle connection does not carry an empty deque (760 bytes).
+_NO_QUEUE: collections.deque[str | bytes] = collections.deque(maxlen=0)
 
 
 class Connection:
@@ -75,7 +78,8 @@ class Connection:
         self.remote_address: Any = writer.get_extra_info("peername")
         self.local_address: Any = writer.get_extra_info("sockname")
 
-        self._messages: collections.deque[str | bytes] = collections.deque()
+        # Created by start(); run() hands messages to a callback and never queues any.
+        self._messages: collections.deque[str | bytes] = _NO_QUEUE
         self._message_waiter: asyncio.Future[None] | None = None
         self._resume_reading: asyncio.Future[None] | None = None
         self._pings: dict[bytes, asyncio.Future[float]] = {}
@@ -93,6 +97,7 @@ class Connection:
 
     def start(self, initial_data: bytes = b"") -> None:
         """Start the reader task, feeding first what arrived with the handshake."""
+        self._messages = collections.deque()
         if initial_data:
             self.protocol.receive_data(initial_data, self._loop.time())
             self._process()
