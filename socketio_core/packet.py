@@ -263,6 +263,29 @@ class Packet:
         object.__setattr__(self, "attachments", count)
 
     @classmethod
+    def _checked(
+        cls, packet_type: PacketType, namespace: str, data: Any, id: int | None, count: int
+    ) -> Packet:
+        """A packet whose binary count is known: the rules are checked once, not twice."""
+        problem = packet_problem(packet_type, namespace, data, id)
+        if problem is not None:
+            raise LocalProtocolError(problem)
+        return cls._trusted(packet_type, Namespace(namespace), data, id, count)
+
+    @classmethod
+    def _trusted(
+        cls, packet_type: PacketType, namespace: Namespace, data: Any, id: int | None, count: int
+    ) -> Packet:
+        """A packet from fields the caller has already validated (no second walk)."""
+        packet = object.__new__(cls)
+        object.__setattr__(packet, "type", packet_type)
+        object.__setattr__(packet, "namespace", namespace)
+        object.__setattr__(packet, "data", data)
+        object.__setattr__(packet, "id", id)
+        object.__setattr__(packet, "attachments", count)
+        return packet
+
+    @classmethod
     def event(
         cls, data: list[Any], *, namespace: str = DEFAULT_NAMESPACE, id: int | None = None
     ) -> Packet:
@@ -276,8 +299,9 @@ class Packet:
         Returns:
             The packet.
         """
-        packet_type = PacketType.BINARY_EVENT if has_binary(data) else PacketType.EVENT
-        return cls(packet_type, Namespace(namespace), data, id)
+        count = _count_binary(data)
+        packet_type = PacketType.BINARY_EVENT if count else PacketType.EVENT
+        return cls._checked(packet_type, namespace, data, id, count)
 
     @classmethod
     def ack(cls, data: list[Any], *, id: int, namespace: str = DEFAULT_NAMESPACE) -> Packet:
@@ -291,8 +315,9 @@ class Packet:
         Returns:
             The packet.
         """
-        packet_type = PacketType.BINARY_ACK if has_binary(data) else PacketType.ACK
-        return cls(packet_type, Namespace(namespace), data, id)
+        count = _count_binary(data)
+        packet_type = PacketType.BINARY_ACK if count else PacketType.ACK
+        return cls._checked(packet_type, namespace, data, id, count)
 
 
 def _deconstruct(data: Any, buffers: list[bytes]) -> Any:
@@ -320,10 +345,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# One encoder and one decoder for every packet (``json.dumps`` / ``json.loads`` with options
+# build a new one per call).
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def _dumps(data: Any) -> str:
     """Serialise a payload as compact JSON, as ``JSON.stringify`` does."""
     try:
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(data)
         if not text.isascii():
             text.encode("utf-8")  # lone surrogates cannot travel in a text message
     except (TypeError, ValueError, RecursionError) as exc:
@@ -334,7 +365,7 @@ def _dumps(data: Any) -> str:
 def _loads(text: str) -> Any:
     """Parse a JSON payload strictly."""
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise DecodeError(f"invalid JSON payload: {text[:40]!r}") from exc
 
@@ -519,4 +550,6 @@ def _decode_text(text: str, max_attachments: int) -> Packet | PendingPacket:
             raise AttachmentError(f"placeholders {nums} do not match {count} attachments")
         assert isinstance(data, list)  # a binary packet's payload passed the array checks
         return PendingPacket(packet_type, namespace, data, id, count)
-    return Packet(packet_type, namespace, data, id)
+    # Checked above. JSON holds no bytes, but the walk also bounds the nesting depth
+    # (a RecursionError here becomes a DecodeError in decode_text).
+    return Packet._trusted(packet_type, namespace, data, id, _count_binary(data))

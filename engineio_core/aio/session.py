@@ -179,7 +179,9 @@ class SessionDriver:
         encoded once, down to the WebSocket frame (see the standalone front door).
         """
         self.core.send(data)
-        self.pump()
+        # Queueing a message makes output only: no event, no deadline moves (the per-recipient
+        # path of a broadcast, so it does no more than that).
+        self._pump_output()
 
     def close(self, *, force: bool = False) -> None:
         """Close the session from the server side (``force``: without waiting for a GET)."""
@@ -190,6 +192,24 @@ class SessionDriver:
 
     def pump(self) -> None:
         """Move everything the core produced to its destination."""
+        self._pump_output()
+        core = self.core
+        for event in core.events_received():
+            if isinstance(event, MessageReceived):
+                hook = self.server.message_hook
+                if hook is not None:
+                    hook(self.sid, event.data)
+                else:
+                    self._deliver(self.server.dispatch_message, event.data)
+            elif isinstance(event, Closed):
+                self.server.forget(self)
+                self._deliver(self.server.dispatch_disconnect, event.reason)
+            elif isinstance(event, Upgraded):
+                logger.debug("= %s: upgraded", self.sid)
+        self._schedule_timer()
+
+    def _pump_output(self) -> None:
+        """Hand the core's output to the parked GET and the WebSocket (all a send makes)."""
         core = self.core
         if self.responder is not None:
             response = core.get_response()
@@ -205,19 +225,6 @@ class SessionDriver:
             elif ws.backlog > MAX_WEBSOCKET_BACKLOG:
                 logger.info("! %s: client not reading, closing its websocket", self.sid)
                 ws.close()
-        for event in core.events_received():
-            if isinstance(event, MessageReceived):
-                hook = self.server.message_hook
-                if hook is not None:
-                    hook(self.sid, event.data)
-                else:
-                    self._deliver(self.server.dispatch_message, event.data)
-            elif isinstance(event, Closed):
-                self.server.forget(self)
-                self._deliver(self.server.dispatch_disconnect, event.reason)
-            elif isinstance(event, Upgraded):
-                logger.debug("= %s: upgraded", self.sid)
-        self._schedule_timer()
 
     def _deliver(
         self, handler: Callable[[SessionDriver, object], Awaitable[None]], arg: object

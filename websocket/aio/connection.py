@@ -130,8 +130,13 @@ class Connection:
         Raises:
             ConnectionClosed: the connection is closed or closing.
         """
-        self.protocol.send_message(message)
-        self._process()
+        protocol = self.protocol
+        protocol.send_message(message)
+        # A message sent makes bytes only (send_message raises rather than close): no event,
+        # no deadline moves. This is a broadcast's per-recipient path, so it stops there.
+        data = protocol.data_to_send()
+        if data and not self._transport_closing:
+            self._writer.writelines(data)
 
     @property
     def write_buffer_size(self) -> int:
