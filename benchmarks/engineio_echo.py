@@ -42,31 +42,36 @@ each used during the measured window, and how much everything else on the machin
 from __future__ import annotations
 
 import argparse
-import datetime
-import http.client
 import json
 import os
-import platform
-import re
-import selectors
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from harness import (
+    NODE_MODULES,
+    START_TIMEOUT,
+    fmt_cpu,
+    fmt_ms,
+    fmt_rate,
+    fmt_ratio,
+    fmt_us,
+    machine_lines,
+    node_binary,
+    node_env,
+    read_line,
+    stop_server,
+    wait_ready,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS_DIR = ROOT / "benchmarks" / "eio_servers"
 LOAD_JS = ROOT / "benchmarks" / "eio_load.js"
-NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 PING_INTERVAL = 300.0  # seconds: no heartbeat during a measurement
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
 NAMES = ("ours", "python-engineio", "node")
 LABELS = {"ours": "ours", "python-engineio": "python-engineio", "node": "Node engine.io"}
 
@@ -131,11 +136,6 @@ def better(new: dict[str, Any], old: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------------ processes
 
 
-def node_env() -> dict[str, str]:
-    """The environment for node: resolve ``ws`` and ``engine.io`` from tests/node."""
-    return {**os.environ, "NODE_PATH": str(NODE_MODULES)}
-
-
 def server_command(name: str) -> list[str]:
     """The command line that starts one server."""
     ping = str(PING_INTERVAL)
@@ -146,14 +146,6 @@ def server_command(name: str) -> list[str]:
     if name == "node":
         return [node_binary(), str(SERVERS_DIR / "node_engineio.js"), ping]
     raise ValueError(name)
-
-
-def node_binary() -> str:
-    """The node executable."""
-    node = shutil.which("node")
-    if node is None:
-        raise SystemExit("node is not on PATH")
-    return node
 
 
 def start_server(name: str, workdir: Path) -> Server:
@@ -171,61 +163,11 @@ def start_server(name: str, workdir: Path) -> Server:
         line = read_line(proc, START_TIMEOUT)
         info = json.loads(line)
         server = Server(name, proc, int(info["port"]), str(info["impl"]), stderr_path)
-        wait_ready(server)
+        wait_ready(server.port, "/engine.io/", server.name)
     except BaseException:
         stop_server(proc)
         raise
     return server
-
-
-def read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
-    """The first line a server prints, within ``timeout`` seconds."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    buf = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or (proc.poll() is not None and not sel.select(0)):
-                raise RuntimeError(f"server did not start (exit code {proc.poll()})")
-            if sel.select(min(left, 0.5)):
-                chunk = os.read(proc.stdout.fileno(), 4096)
-                if not chunk:
-                    raise RuntimeError(f"server exited (code {proc.wait()})")
-                buf += chunk
-    return buf.split(b"\n", 1)[0].decode()
-
-
-def wait_ready(server: Server) -> None:
-    """Do one polling handshake, retrying for a few seconds until it works."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-            conn.request("GET", "/engine.io/?EIO=4&transport=polling")
-            body = conn.getresponse().read()
-            conn.close()
-            if body.startswith(b'0{"sid"'):
-                return
-            raise RuntimeError(f"{server.name}: bad handshake {body[:80]!r}")
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after STOP_TIMEOUT; always reaps the process."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 def run_load(server: Server, settings: Settings, mode: str, concurrency: int) -> dict[str, Any]:
@@ -294,22 +236,6 @@ def failed(mode: str, concurrency: int, why: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- output
 
 
-def fmt_rate(rate: float) -> str:
-    """Messages per second, short."""
-    if rate >= 1e4:
-        return f"{rate / 1e3:.1f} k/s"
-    if rate >= 1e3:
-        return f"{rate / 1e3:.2f} k/s"
-    return f"{rate:.0f} /s"
-
-
-def fmt_ms(ms: float | None) -> str:
-    """Milliseconds with sensible precision."""
-    if ms is None:
-        return "-"
-    return f"{ms:.2f}" if ms < 10 else f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
-
-
 def cell(result: dict[str, Any] | None) -> str:
     """One table cell: rate and p50/p99, or why it failed."""
     if result is None:
@@ -332,16 +258,6 @@ def ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float |
     return float(ours["rate"] / theirs["rate"])
 
 
-def fmt_ratio(value: float | None) -> str:
-    """A ratio cell."""
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def fmt_cpu(value: float | None) -> str:
-    """Share of one core, as a percentage."""
-    return "-" if value is None else f"{100 * value:.0f}%"
-
-
 def cpu_per_message(result: dict[str, Any] | None) -> float | None:
     """Server CPU seconds per echoed message (per session for upgrades)."""
     if not ok(result) or result is None or not result["serverCpu"] or not result["rate"]:
@@ -353,11 +269,6 @@ def cpu_ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> flo
     """theirs/ours server CPU per message: above 1 means ours does the work more cheaply."""
     a, b = cpu_per_message(ours), cpu_per_message(theirs)
     return None if a is None or b is None else b / a
-
-
-def fmt_us(seconds: float | None) -> str:
-    """A per-message CPU cost in microseconds."""
-    return "-" if seconds is None else f"{seconds * 1e6:,.0f} us/msg"
 
 
 def cells_in_order(settings: Settings) -> list[tuple[str, int]]:
@@ -398,7 +309,7 @@ def print_tables(results: Results, settings: Settings, names: tuple[str, ...]) -
                 "-"
                 if r is None
                 else f"{fmt_cpu(r['serverCpu'])} / {fmt_cpu(r['lgCpu'])} "
-                f"({fmt_cpu(r['otherCpu'])}), {fmt_us(cpu_per_message(r))}"
+                f"({fmt_cpu(r['otherCpu'])}), {fmt_us(cpu_per_message(r), '/msg')}"
             )
         if "ours" in names:
             row += [fmt_ratio(cpu_ratio(get(("ours", mode, c)), get((n, mode, c)))) for n in others]
@@ -426,53 +337,10 @@ def print_tables(results: Results, settings: Settings, names: tuple[str, ...]) -
 
 def machine_info(results: Results) -> list[str]:
     """Lines describing the machine, the versions and the servers."""
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            match = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
-            model = match.group(1) if match else "?"
-    except OSError:
-        pass
-    node = subprocess.run([node_binary(), "--version"], check=False, capture_output=True, text=True)
-
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    lines = [
-        f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-        f"Machine: nproc={os.cpu_count()}, CPU {model!r}, {platform.platform()}",
-        f"Python {platform.python_version()}, Node {node.stdout.strip()}; "
-        + ", ".join(
-            f"{d} {version(d)}"
-            for d in ("python-engineio", "uvicorn", "h11", "websockets", "uvloop", "httptools")
-        ),
-    ]
-    lines.append(f"Code: {git_revision()}")
+    dists = ("python-engineio", "uvicorn", "h11", "websockets", "uvloop", "httptools")
+    lines = machine_lines(dists)
     lines += [f"Server {LABELS[n]}: {impl}" for n, impl in results.impls.items()]
     return lines
-
-
-def git_revision() -> str:
-    """The commit benchmarked, and whether the library's working tree differs from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "websocket", "engineio_core"],
-            check=False,
-            cwd=ROOT,
-        ).returncode
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no git)"
-    return f"{head}" + (" + uncommitted changes in websocket/ or engineio_core/" if dirty else "")
 
 
 # ----------------------------------------------------------------------------- main

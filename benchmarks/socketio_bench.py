@@ -6,34 +6,15 @@ Run from the repository root::
     .venv/bin/python benchmarks/socketio_bench.py --quick         # ~3 minutes
     .venv/bin/python benchmarks/socketio_bench.py --loop asyncio  # one loop only
 
-Each server is started as its own subprocess on a free loopback port, one after the other
-(``benchmarks/sio_servers/``), with the same three handlers (``echo`` acks its argument,
-``join`` enters the room ``"room"``, ``fanout(n)`` emits ``tick`` 0..n-1 to the room, one
-``await sio.emit`` after the other, then acks ``n``):
-
-* **ours**: ``socketio_core.aio.AsyncServer`` on its standalone front door (h11 +
-  ``websocket.aio``), on the default asyncio loop and, with ``--loop uvloop|both``, on uvloop
-  (the server script runs its loop with ``loop_factory=uvloop.new_event_loop``);
-* **python-socketio**: ``socketio.AsyncServer(async_mode="asgi")`` in ``socketio.ASGIApp``
-  under uvicorn (``http`` and ``ws`` "auto", ``loop`` the loop asked for);
-* **Node**: socket.io 4.8 on a Node ``http`` server (the loop option does not apply: it runs
-  once, and both loops' ratios are against that run).
-
-The ping interval is 300 s, so that no heartbeat falls in a measurement. Every server is
-driven by the same load generator, ``benchmarks/sio_load.js`` (Node with ``ws`` and ``http``,
-speaking raw Engine.IO v4 + Socket.IO v5 text frames; see its header), one process per
-measurement. What is measured:
-
-* **websocket** / **polling** echo: C clients each do closed-loop events with an ack
-  (``42<id>["echo","<payload>"]`` -> ``43<id>["<payload>"]``) for a fixed time after a
-  warm-up: acks/s over all clients, p50/p99 of the round trip;
-* **fanout**: 1,000 WebSocket clients join one room; a trigger client asks the server to emit
-  to the room. Deliveries/s over triggers of ``ticks`` emits each (deliveries / the summed
-  times from trigger to the last delivery), and p50/p99 of that time for a single emit;
-* **connect**: Socket.IO sessions over WebSocket (socket open, Engine.IO open packet,
-  CONNECT, CONNECT ack) opened as fast as possible, 100 in flight: sessions/s;
-* **idle**: on a freshly started server, the server's VmRSS before and after opening 5,000
-  Socket.IO sessions, divided by 5,000: bytes per idle connection.
+Each server runs as its own subprocess on a free loopback port, one after the other
+(``benchmarks/sio_servers/``: ours on asyncio and uvloop, python-socketio under uvicorn, Node
+socket.io 4.8), with the same handlers (``echo`` acks its argument, ``join`` enters
+``"room"``, ``fanout(n)`` emits ``tick`` 0..n-1 to the room, then acks ``n``), driven by the
+same load generator (``benchmarks/sio_load.js``: raw Engine.IO v4 + Socket.IO v5 frames over
+``ws``/``http``). Scenarios: **websocket**/**polling** echo with ack (C clients, closed loop:
+acks/s, p50/p99), **fanout** (1,000 clients in a room: deliveries/s, p50/p99 emit to last
+delivery), **connect** (sessions/s, 100 in flight) and **idle** (server VmRSS before and
+after 5,000 sessions, per session). docs/benchmarks.md describes each in full.
 
 Every cell is checked: each ack must carry the payload sent, ticks must arrive in order with
 exact counts, every session must connect and stay open. A failure marks the cell **FAIL**, so
@@ -49,35 +30,41 @@ each used during the measured window, and how much everything else on the machin
 from __future__ import annotations
 
 import argparse
-import datetime
-import http.client
 import importlib.util
 import json
 import os
-import platform
-import re
-import resource
-import selectors
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from harness import (
+    NODE_MODULES,
+    START_TIMEOUT,
+    bar_chart,
+    fmt_cpu,
+    fmt_ms,
+    fmt_rate,
+    fmt_ratio,
+    fmt_us,
+    machine_lines,
+    node_binary,
+    node_env,
+    raise_fd_limit,
+    read_line,
+    stop_server,
+    wait_ready,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS_DIR = ROOT / "benchmarks" / "sio_servers"
 LOAD_JS = ROOT / "benchmarks" / "sio_load.js"
-NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 PLOT = ROOT / "docs" / "benchmarks-socketio.png"
 PING_INTERVAL = 300.0  # seconds: no heartbeat during a measurement
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
 LOOPS = ("asyncio", "uvloop")
 IMPLS = ("ours", "python-socketio", "node")
 LABELS = {"ours": "ours", "python-socketio": "python-socketio", "node": "Node socket.io"}
@@ -161,19 +148,6 @@ def better(new: dict[str, Any], old: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------------ processes
 
 
-def node_env() -> dict[str, str]:
-    """The environment for node: resolve ``ws`` and ``socket.io`` from tests/node."""
-    return {**os.environ, "NODE_PATH": str(NODE_MODULES)}
-
-
-def node_binary() -> str:
-    """The node executable."""
-    node = shutil.which("node")
-    if node is None:
-        raise SystemExit("node is not on PATH")
-    return node
-
-
 def server_command(key: str) -> list[str]:
     """The command line that starts one server (key: ``impl/loop`` or ``node``)."""
     ping = str(PING_INTERVAL)
@@ -208,61 +182,11 @@ def start_server(key: str, workdir: Path) -> Server:
         line = read_line(proc, START_TIMEOUT)
         info = json.loads(line)
         server = Server(key, proc, int(info["port"]), str(info["impl"]), stderr_path)
-        wait_ready(server)
+        wait_ready(server.port, "/socket.io/", server.key)
     except BaseException:
         stop_server(proc)
         raise
     return server
-
-
-def read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
-    """The first line a server prints, within ``timeout`` seconds."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    buf = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or (proc.poll() is not None and not sel.select(0)):
-                raise RuntimeError(f"server did not start (exit code {proc.poll()})")
-            if sel.select(min(left, 0.5)):
-                chunk = os.read(proc.stdout.fileno(), 4096)
-                if not chunk:
-                    raise RuntimeError(f"server exited (code {proc.wait()})")
-                buf += chunk
-    return buf.split(b"\n", 1)[0].decode()
-
-
-def wait_ready(server: Server) -> None:
-    """Do one polling handshake, retrying for a few seconds until it works."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-            conn.request("GET", "/socket.io/?EIO=4&transport=polling")
-            body = conn.getresponse().read()
-            conn.close()
-            if body.startswith(b'0{"sid"'):
-                return
-            raise RuntimeError(f"{server.key}: bad handshake {body[:80]!r}")
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after STOP_TIMEOUT; always reaps the process."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 def run_load(server: Server, settings: Settings, mode: str, n: int) -> dict[str, Any]:
@@ -353,34 +277,7 @@ def failed(mode: str, n: int, why: str) -> dict[str, Any]:
     }
 
 
-def raise_fd_limit(needed: int) -> None:
-    """Raise RLIMIT_NOFILE (inherited by the servers and load generators) for idle sessions."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard == resource.RLIM_INFINITY else min(hard, max(soft, needed))
-    if want > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        raise SystemExit(f"RLIMIT_NOFILE is {soft}: {needed} are needed (--idle-sessions)")
-
-
 # --------------------------------------------------------------------------- output
-
-
-def fmt_rate(rate: float) -> str:
-    """A rate, short."""
-    if rate >= 1e4:
-        return f"{rate / 1e3:.1f} k/s"
-    if rate >= 1e3:
-        return f"{rate / 1e3:.2f} k/s"
-    return f"{rate:.0f} /s"
-
-
-def fmt_ms(ms: float | None) -> str:
-    """Milliseconds with sensible precision."""
-    if ms is None:
-        return "-"
-    return f"{ms:.2f}" if ms < 10 else f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
 
 
 def cell_text(result: dict[str, Any] | None) -> str:
@@ -413,16 +310,6 @@ def ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> float |
     return float(ours["rate"] / theirs["rate"])
 
 
-def fmt_ratio(value: float | None) -> str:
-    """A ratio cell."""
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def fmt_cpu(value: float | None) -> str:
-    """Share of one core, as a percentage."""
-    return "-" if value is None else f"{100 * value:.0f}%"
-
-
 def cpu_per_op(result: dict[str, Any] | None) -> float | None:
     """Server CPU seconds per ack, delivery or connect (None for idle memory)."""
     if not ok(result) or result is None or result["mode"] == "idle":
@@ -439,11 +326,6 @@ def cpu_ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> flo
     """theirs/ours server CPU per operation: above 1 means ours does the work more cheaply."""
     a, b = cpu_per_op(ours), cpu_per_op(theirs)
     return None if a is None or b is None or a <= 0 else b / a
-
-
-def fmt_us(seconds: float | None) -> str:
-    """A per-operation CPU cost in microseconds."""
-    return "-" if seconds is None else f"{seconds * 1e6:,.0f} us"
 
 
 def cells_in_order(settings: Settings) -> list[Cell]:
@@ -546,17 +428,9 @@ def print_tables(results: Results, settings: Settings, loops: tuple[str, ...]) -
 
 
 def plot(results: Results, settings: Settings, loops: tuple[str, ...], path: Path) -> bool:
-    """Bar charts of the main figures (matplotlib, PNG). Returns False without matplotlib."""
-    try:
-        import matplotlib  # noqa: PLC0415 (optional: only for the plot)
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError:
-        print("matplotlib is not installed: no plot", file=sys.stderr)
-        return False
+    """Bar charts of the main figures (PNG, through harness.bar_chart)."""
     keys = server_keys(loops)
-    panels: list[tuple[str, list[Cell], Callable[[Cell], str], float]] = [
+    specs: list[tuple[str, list[Cell], Callable[[Cell], str], float]] = [
         (
             "Echo with ack (acks/s)",
             [("websocket", c) for c in settings.concurrency]
@@ -583,87 +457,35 @@ def plot(results: Results, settings: Settings, loops: tuple[str, ...], path: Pat
             1 / 1024,
         ),
     ]
-    colors = {
-        "ours/asyncio": "#1f77b4",
-        "ours/uvloop": "#6baed6",
-        "python-socketio/asyncio": "#ff7f0e",
-        "python-socketio/uvloop": "#fdae6b",
-        "node": "#2ca02c",
-    }
-    fig, axes = plt.subplots(
-        1, 4, figsize=(17, 4.8), gridspec_kw={"width_ratios": [5, 1.5, 1.5, 1.5]}
-    )
-    width = 0.8 / len(keys)
-    for ax, (title, cells, name, scale) in zip(axes, panels, strict=True):
-        for i, key in enumerate(keys):
-            values = []
-            for cell in cells:
-                r = results.get(key, cell)
-                values.append(r["rate"] * scale if ok(r) and r is not None else 0.0)
-            xs = [j + (i - (len(keys) - 1) / 2) * width for j in range(len(cells))]
-            ax.bar(xs, values, width, label=label(key), color=colors.get(key))
-        ax.set_xticks(range(len(cells)), [name(c) for c in cells])
-        ax.set_title(title, fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(
-        f"Socket.IO end to end, loopback, {os.cpu_count()} CPUs, "
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d}",
-        fontsize=11,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    panels = []
+    for title, cells, name, scale in specs:
+        values = {
+            key: [
+                r["rate"] * scale if (r := results.get(key, cell)) is not None and ok(r) else 0.0
+                for cell in cells
+            ]
+            for key in keys
+        }
+        panels.append((title, [name(c) for c in cells], values))
+    series = [(key, label(key), COLORS.get(key, "#777777")) for key in keys]
+    return bar_chart(panels, series, [5, 1.5, 1.5, 1.5], "Socket.IO end to end", path)
+
+
+COLORS = {
+    "ours/asyncio": "#1f77b4",
+    "ours/uvloop": "#6baed6",
+    "python-socketio/asyncio": "#ff7f0e",
+    "python-socketio/uvloop": "#fdae6b",
+    "node": "#2ca02c",
+}
 
 
 def machine_info(results: Results) -> list[str]:
     """Lines describing the machine, the versions and the servers."""
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            match = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
-            model = match.group(1) if match else "?"
-    except OSError:
-        pass
-    node = subprocess.run([node_binary(), "--version"], check=False, capture_output=True, text=True)
-
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
     dists = ("python-socketio", "python-engineio", "uvicorn", "h11", "websockets", "uvloop")
-    lines = [
-        f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-        f"Machine: nproc={os.cpu_count()}, CPU {model!r}, {platform.platform()}",
-        f"Python {platform.python_version()}, Node {node.stdout.strip()}; "
-        + ", ".join(f"{d} {version(d)}" for d in (*dists, "httptools")),
-        f"Code: {git_revision()}",
-    ]
+    lines = machine_lines((*dists, "httptools"))
     lines += [f"Server {label(k)}: {impl}" for k, impl in results.impls.items()]
     return lines
-
-
-def git_revision() -> str:
-    """The commit benchmarked, and whether the library's working tree differs from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "websocket", "engineio_core", "socketio_core"],
-            check=False,
-            cwd=ROOT,
-        ).returncode
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no git)"
-    return f"{head}" + (" + uncommitted changes in the library" if dirty else "")
 
 
 # ----------------------------------------------------------------------------- main
