@@ -3,7 +3,10 @@
 Core modules: :mod:`socketio_core.packet` (the packet and the default parser's text codec),
 :mod:`socketio_core.decoder` (per-connection decoders with binary reassembly and limits) and
 :mod:`socketio_core.parsers` (the pluggable parsers: JSON by default, msgpack as an extra).
-Errors are in :mod:`socketio_core.exceptions`. The protocol is
+The client side's core is :mod:`socketio_core.client_session`, the message-queue wire format
+:mod:`socketio_core.pubsub`. The asyncio layer, :mod:`socketio_core.aio`, has the
+``AsyncServer``, ``ASGIApp``, ``AsyncClient`` and blocking ``Client``. Errors are in
+:mod:`socketio_core.exceptions`. The protocol is
 ``shared/specs/socket.io-protocol-v5.md``.
 """
 
