@@ -212,7 +212,6 @@ class MsgpackDecoder(Decoder):
             RecursionError,
             msgpack.UnpackException,
         )
-        self._ext_type = msgpack.ExtType
 
     def _discard(self) -> None:
         """Nothing is buffered between messages."""

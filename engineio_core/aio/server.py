@@ -24,12 +24,11 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..events import APPLICATION_JSON, CloseReason, HTTPResponse
+from ..events import APPLICATION_JSON, HTTPResponse
 from ..exceptions import (
     ConnectionRefused,
     DecodeError,
     Forbidden,
-    LocalProtocolError,
     PayloadTooLarge,
     RemoteProtocolError,
     SessionClosed,
@@ -461,7 +460,3 @@ def _positional_count(func: Handler) -> int | None:
         if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
             count += 1
     return count
-
-
-# Re-exported for the front doors' type annotations.
-__all__ += ["CloseReason", "LocalProtocolError"]

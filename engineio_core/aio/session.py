@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..events import Closed, CloseReason, HTTPResponse, MessageReceived, Upgraded
+from ..events import Closed, HTTPResponse, MessageReceived, Upgraded
 from ..handshake import Sid, Transport
 from ..packet import Packet
 from ..request import HTTPRequest
@@ -262,7 +262,3 @@ class SessionDriver:
         self._timer_when = None
         self.core.on_timer(self._loop.time())
         self.pump()
-
-    def reason(self) -> CloseReason | None:
-        """Why the session closed, once it has."""
-        return self.core.close_reason
