@@ -9,6 +9,10 @@ URLs: ``redis://[user:password@]host:port/db``, ``rediss://`` (TLS), ``unix:///p
 and Sentinel as ``redis+sentinel://[user:password@]host1:port1,host2:port2/db/service``.
 The redis-py clients are built with no hidden retries: the manager does its own reconnecting,
 with backoff and a log line each time.
+
+Wire formats (``wire=``): ``"ours"`` (the default, :mod:`socketio_core.pubsub`), ``"node"``
+(Node's ``@socket.io/redis-adapter``, classic mode: a
+:class:`~socketio_core.aio.node_manager.NodeRedisManager` is built instead).
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import MissingDependency
 from .pubsub_manager import AsyncPubSubManager
 
-__all__ = ["AsyncRedisManager", "parse_sentinel_url"]
+__all__ = ["WIRES", "AsyncRedisManager", "parse_sentinel_url"]
+
+#: The wire formats a Redis manager speaks.
+WIRES: Final = ("ours", "node")
 
 
 def _redis() -> ModuleType:
@@ -84,10 +91,22 @@ class AsyncRedisManager(AsyncPubSubManager):
         redis_options: keyword arguments for ``Redis.from_url`` (or ``Sentinel``).
         sentinel_service: the Sentinel service name when the URL does not give one
             (default: the channel name, as python-socketio).
+        wire: ``"ours"``, or ``"node"`` to join a Node ``@socket.io/redis-adapter`` cluster
+            (see :class:`~socketio_core.aio.node_manager.NodeRedisManager` for its options).
         **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`.
     """
 
     name = "redis"
+
+    def __new__(cls, *args: Any, wire: str = "ours", **kwargs: Any) -> AsyncRedisManager:
+        """Pick the class of the wire format (the codec seam)."""
+        if wire not in WIRES:
+            raise ValueError(f"unknown wire format {wire!r}; expected one of {WIRES}")
+        if wire != "ours" and cls is AsyncRedisManager:
+            from .node_manager import NodeRedisManager  # noqa: PLC0415 (it subclasses us)
+
+            return super().__new__(NodeRedisManager)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -97,6 +116,7 @@ class AsyncRedisManager(AsyncPubSubManager):
         *,
         redis_options: dict[str, Any] | None = None,
         sentinel_service: str | None = None,
+        wire: str = "ours",
         **options: Any,
     ) -> None:
         _redis()  # fail early when the extra is missing
