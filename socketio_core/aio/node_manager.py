@@ -5,15 +5,13 @@ becomes one more member of a cluster of Node socket.io servers that use
 ``createAdapter(pubClient, subClient)``, and it takes what ``@socket.io/redis-emitter`` and
 python-socketio's ``RedisManager(write_only=True)`` publish. The wire format is
 :mod:`socketio_core.node_adapter` (and :mod:`socketio_core.pysocketio_wire`); this module is
-the driver: Redis connections, subscriptions per namespace, and the bookkeeping of requests.
+the driver: this module answers the other servers and runs the cluster operations; the Redis
+side (connections, subscriptions, routing, requests) is :mod:`socketio_core.aio.node_link`.
 
 Theory of operation
 -------------------
-Per namespace (``"/"`` and those given as ``namespaces=``, plus any namespace a client
-connects to), the manager pattern-subscribes to the broadcast channels ``<key>#<nsp>#*`` and
-subscribes to the request channel and both response channels, on one Redis connection. It is
-then counted by ``PUBSUB NUMSUB <key>-request#<nsp>#``, which is how every server of the
-cluster (Node or Python) learns how many answers to wait for.
+Each server of the cluster (Node or Python) subscribes to its namespaces' channels and is
+counted by ``PUBSUB NUMSUB`` of their request channel (see :mod:`~socketio_core.aio.node_link`).
 
 * A broadcast from another server is a socket.io-parser packet: it is encoded once with this
   server's parser and delivered with :meth:`AsyncManager.emit`. A broadcast of ours is the
@@ -33,37 +31,19 @@ it never reaches the server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
-import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..exceptions import AckTimeout, BrokerError, LocalProtocolError, NotConnected
-from ..node_adapter import (
-    DEFAULT_KEY,
-    Broadcast,
-    Channels,
-    NodeRequest,
-    NodeResponse,
-    RequestType,
-    Selection,
-    decode_broadcast,
-    decode_request,
-    decode_response,
-    encode_broadcast,
-    encode_request,
-    encode_response,
-)
+from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
+from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection, encode_response
 from ..packet import Packet
 from ..parsers import JsonParser
-from ..pubsub import Rejected
-from ..pysocketio_wire import PySocketIOMessage, decode_pysocketio
+from ..pysocketio_wire import PySocketIOMessage
 from .manager import AsyncManager, BroadcastTarget, SocketInfo
+from .node_link import NodeLink, Pending, local_target, wire_selection
 from .pubsub_link import ClusterList
-from .redis_manager import AsyncRedisManager
 from .state import AckWaiter
 
 __all__ = ["NodeRedisManager"]
@@ -71,54 +51,11 @@ __all__ = ["NodeRedisManager"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(slots=True, eq=False)
-class _Pending:
-    """One request of ours waiting for ``expected`` answers."""
-
-    type: RequestType
-    expected: int
-    done: asyncio.Future[None]
-    answers: list[Any] = field(default_factory=list)
-    counts: int = 0
-    counted: int = 0
-    acks: list[Any] = field(default_factory=list)
-
-    def check(self) -> None:
-        if self.done.done():
-            return
-        if self.type == RequestType.BROADCAST:
-            if self.counted >= self.expected and len(self.acks) >= self.counts:
-                self.done.set_result(None)
-        elif len(self.answers) >= self.expected:
-            self.done.set_result(None)
-
-
-def _selection(target: BroadcastTarget, timeout: float | None = None) -> Selection:
-    return Selection(
-        target.rooms or (),
-        (*target.except_rooms, *target.skip),
-        target.volatile,
-        False,
-        timeout,
-    )
-
-
-def _target(namespace: str, selection: Selection) -> BroadcastTarget:
-    return BroadcastTarget(
-        namespace,
-        selection.rooms or None,
-        selection.except_rooms,
-        (),
-        local=True,
-        volatile=selection.volatile,
-    )
-
-
 def _missing(count: int) -> list[str]:
     return [f"unnamed-{n}" for n in range(1, count + 1)]
 
 
-class NodeRedisManager(AsyncRedisManager):
+class NodeRedisManager(NodeLink):
     """Join a Node ``@socket.io/redis-adapter`` cluster (build it as
     ``AsyncRedisManager(url, wire="node")``).
 
@@ -137,198 +74,14 @@ class NodeRedisManager(AsyncRedisManager):
             ``publish_timeout``, ``reconnect_delay``, ``max_message_size``, ``parser``).
     """
 
-    name = "redis-node"
-
-    def __init__(
-        self,
-        url: str = "redis://localhost:6379/0",
-        channel: str = "socketio",
-        write_only: bool = False,
-        *,
-        wire: str = "node",
-        key: str = DEFAULT_KEY,
-        namespaces: Iterable[str] = ("/",),
-        requests_timeout: float = 5.0,
-        publish_on_specific_response_channel: bool = False,
-        pysocketio_channel: str | None = "socketio",
-        **options: Any,
-    ) -> None:
-        super().__init__(url, channel, write_only, **options)
-        self.wire = wire
-        self.key = key
-        self.uid = secrets.token_hex(3)  # Node's uid2(6): six characters
-        self.requests_timeout = requests_timeout
-        self.specific_responses = publish_on_specific_response_channel
-        self.pysocketio_channel = pysocketio_channel
-        self.namespaces: dict[str, Channels] = {}
-        self._wanted = {ns: Channels(key, ns) for ns in namespaces}
-        self._pending: dict[str, _Pending] = {}
-        self._pubsub: Any = None
-        self._channels: dict[str, tuple[str, str]] = {}
-
-    # ---------------------------------------------------------------- lifecycle
-
-    async def start(self) -> None:
-        """Connect, subscribe the namespaces' channels (idempotent).
-
-        Raises:
-            BrokerError: Redis cannot be reached within ``connect_timeout``.
-        """
-        if self._started:
-            return
-        self._started = True
-        self._stopping = False
-        try:
-            await asyncio.wait_for(self._connect_publisher(), self.connect_timeout)
-            if not self.write_only:
-                await asyncio.wait_for(self._open_subscriber(), self.connect_timeout)
-        except Exception as exc:
-            self._started = False
-            with contextlib.suppress(Exception):
-                await self._close()
-            raise BrokerError(f"cannot reach {self._describe()}: {exc!r}") from exc
-        if not self.write_only:
-            self.subscribed = True
-            self._listener = asyncio.create_task(self._listen_node())
-        logger.info("= %s manager %s started", self.name, self.uid)
-
-    async def stop(self) -> None:
-        """Stop listening and close the Redis connections."""
-        if not self._started:
-            return
-        self._stopping = True
-        self._started = False
-        self.subscribed = False
-        tasks = [t for t in (self._listener, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for pending in self._pending.values():
-            if not pending.done.done():
-                pending.done.set_result(None)
-        with contextlib.suppress(Exception):
-            await self._close()
-        self.namespaces.clear()
-        logger.info("x %s manager %s stopped", self.name, self.uid)
-
-    async def _open_subscriber(self) -> None:
-        await self._close_subscriber()
-        client = self._client()
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
-        self._subscriber = (client, pubsub)
-        self._pubsub = pubsub
-        self.namespaces.clear()
-        self._channels.clear()
-        if self.pysocketio_channel is not None:
-            self._channels[self.pysocketio_channel] = ("pysocketio", "/")
-            await pubsub.subscribe(self.pysocketio_channel)
-        for channels in list(self._wanted.values()):
-            await self._join_namespace(channels)
-
-    async def _join_namespace(self, channels: Channels) -> None:
-        pubsub = self._pubsub
-        ns = channels.namespace
-        self._channels[channels.request] = ("request", ns)
-        self._channels[channels.response] = ("response", ns)
-        self._channels[channels.specific_response(self.uid)] = ("response", ns)
-        await pubsub.psubscribe(channels.pattern)
-        await pubsub.subscribe(
-            channels.request, channels.response, channels.specific_response(self.uid)
-        )
-        self.namespaces[ns] = channels
-
-    def connect(self, namespace: str, sid: str) -> None:
-        """A socket of this process connected; join its namespace's channels if new."""
-        super().connect(namespace, sid)
-        if namespace not in self._wanted:
-            self._wanted[namespace] = Channels(self.key, namespace)
-            if self.subscribed:
-                self._spawn(self._join_namespace(self._wanted[namespace]))
-
-    # ----------------------------------------------------------------- listening
-
-    async def _listen_node(self) -> None:
-        low, high = self.reconnect_delay
-        while True:
-            try:
-                while True:
-                    message = await self._pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=None
-                    )
-                    if message is not None:
-                        await self._on_node_message(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.subscribed = False
-                self.stats.disconnects += 1
-                logger.warning("! %s: lost the subscription (%r); reconnecting", self.name, exc)
-            delay = low
-            while True:
-                await asyncio.sleep(delay)  # reconnect backoff
-                try:
-                    await asyncio.wait_for(self._open_subscriber(), self.connect_timeout)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    delay = min(delay * 2, high)
-                    logger.warning("! %s: cannot subscribe (%r)", self.name, exc)
-            self.subscribed = True
-            self.stats.reconnects += 1
-
-    def _reject(self, channel: str, reason: str) -> None:
-        self.stats.rejected += 1
-        logger.warning("! %s: dropped a message of %s: %s", self.name, channel, reason)
-
-    async def _on_node_message(self, message: dict[str, Any]) -> None:
-        """Route one Redis message by its channel; never raises."""
-        kind = message.get("type")
-        raw_channel = message.get("channel", b"")
-        channel = raw_channel.decode("utf-8", "replace") if isinstance(raw_channel, bytes) else ""
-        data = message.get("data")
-        if not isinstance(data, bytes):
-            return
-        try:
-            if kind == "pmessage":
-                await self._on_broadcast(channel, data)
-            elif kind == "message":
-                role, ns = self._channels.get(channel, ("", ""))
-                if role == "request":
-                    await self._on_request(channel, ns, data)
-                elif role == "response":
-                    self._on_response(channel, data)
-                elif role == "pysocketio":
-                    await self._on_pysocketio(channel, data)
-        except Exception:
-            logger.error("! %s: handling a message of %s failed", self.name, channel, exc_info=True)
-
-    async def _on_broadcast(self, channel: str, data: bytes) -> None:
-        result = decode_broadcast(data, max_size=self.max_message_size)
-        if isinstance(result, Rejected):
-            self._reject(channel, result.reason)
-            return
-        if result.uid == self.uid:
-            return
-        self.stats.received += 1
-        await self._deliver(result)
+    # ------------------------------------------------------------------ answers
 
     async def _deliver(self, broadcast: Broadcast) -> None:
         packet = broadcast.packet
         if self._server is None or packet.namespace not in self.namespaces:
             return
         messages = self.server.parser.encode(packet)
-        await AsyncManager.emit(self, _target(packet.namespace, broadcast.selection), messages)
-
-    async def _on_request(self, channel: str, namespace: str, data: bytes) -> None:
-        request = decode_request(data, max_size=self.max_message_size)
-        if isinstance(request, Rejected):
-            self._reject(channel, request.reason)
-            return
-        if request.uid == self.uid:
-            return
-        self.stats.received += 1
-        await self._answer(self.namespaces[namespace], request)
+        await AsyncManager.emit(self, local_target(packet.namespace, broadcast.selection), messages)
 
     async def _answer(self, channels: Channels, request: NodeRequest) -> None:
         kind, fields, ns = request.type, request.fields, channels.namespace
@@ -340,7 +93,7 @@ class NodeRedisManager(AsyncRedisManager):
         if kind in (RequestType.REMOTE_JOIN, RequestType.REMOTE_LEAVE):
             join = kind == RequestType.REMOTE_JOIN
             if "selection" in fields:
-                target = _target(ns, fields["selection"])
+                target = local_target(ns, fields["selection"])
                 apply = AsyncManager.sockets_join if join else AsyncManager.sockets_leave
                 await apply(self, target, fields["rooms"])
             elif self.is_connected(ns, fields["sid"]):
@@ -349,7 +102,7 @@ class NodeRedisManager(AsyncRedisManager):
                 await self._respond(channels, request, None)
         elif kind == RequestType.REMOTE_DISCONNECT:
             if "selection" in fields:
-                target = _target(ns, fields["selection"])
+                target = local_target(ns, fields["selection"])
             elif self.is_connected(ns, fields["sid"]):
                 target = BroadcastTarget(ns, (fields["sid"],), local=True)
             else:
@@ -368,17 +121,8 @@ class NodeRedisManager(AsyncRedisManager):
         elif kind == RequestType.BROADCAST:
             await self._answer_broadcast_ack(channels, request)
 
-    async def _respond(
-        self, channels: Channels, request: NodeRequest, kind: RequestType | None, **fields: Any
-    ) -> None:
-        assert request.request_id is not None
-        channel = channels.response
-        if self.specific_responses and request.uid is not None:
-            channel = channels.specific_response(request.uid)
-        await self._send(channel, encode_response(request.request_id, kind, **fields))
-
     async def _node_fetch(self, channels: Channels, request: NodeRequest) -> None:
-        target = _target(channels.namespace, request.fields["selection"])
+        target = local_target(channels.namespace, request.fields["selection"])
         sockets = [
             {
                 "id": info.id,
@@ -399,7 +143,7 @@ class NodeRedisManager(AsyncRedisManager):
     async def _answer_broadcast_ack(self, channels: Channels, request: NodeRequest) -> None:
         selection: Selection = request.fields["selection"]
         packet: Packet = request.fields["packet"]
-        target = _target(channels.namespace, selection)
+        target = local_target(channels.namespace, selection)
         sockets = self.server.dispatcher.sockets
         recipients = [sockets[s] for s in self.select(target) if s in sockets]
         await self._respond(
@@ -436,41 +180,6 @@ class NodeRedisManager(AsyncRedisManager):
             data = encode_response(request.request_id, RequestType.SERVER_SIDE_EMIT, data=answer)
             await self._quietly(self._send(channels.response, data))
 
-    def _on_response(self, channel: str, data: bytes) -> None:
-        response = decode_response(data, max_size=self.max_message_size)
-        if isinstance(response, Rejected):
-            self._reject(channel, response.reason)
-            return
-        pending = self._pending.get(response.request_id)
-        if pending is None:
-            return  # an answer to another server's request: the channel is shared
-        self._take(pending, response)
-        pending.check()
-
-    @staticmethod
-    def _take(pending: _Pending, response: NodeResponse) -> None:
-        fields = response.fields
-        if pending.type == RequestType.BROADCAST:
-            if response.type == RequestType.BROADCAST_CLIENT_COUNT:
-                pending.counted += 1
-                pending.counts += fields["clientCount"]
-            elif response.type == RequestType.BROADCAST_ACK:
-                pending.acks.append(fields["packet"])
-        elif pending.type == RequestType.REMOTE_FETCH and "sockets" in fields:
-            pending.answers.append(fields["sockets"])
-        elif pending.type == RequestType.SERVER_SIDE_EMIT and response.type == pending.type:
-            pending.answers.append(fields["data"])
-
-    async def _on_pysocketio(self, channel: str, data: bytes) -> None:
-        message = decode_pysocketio(data, max_size=self.max_message_size)
-        if isinstance(message, Rejected):
-            self._reject(channel, message.reason)
-            return
-        if message is None or self._server is None:
-            return  # a python-socketio message that is not for servers (e.g. a callback)
-        self.stats.received += 1
-        await self._apply_pysocketio(message)
-
     async def _apply_pysocketio(self, message: PySocketIOMessage) -> None:
         ns = message.namespace
         target = BroadcastTarget(ns, message.rooms, (), message.skip, local=True)
@@ -483,85 +192,6 @@ class NodeRedisManager(AsyncRedisManager):
             await AsyncManager.sockets_join(self, target, [message.room])
         elif message.method in ("leave_room", "close_room"):
             await AsyncManager.sockets_leave(self, target, [message.room])
-
-    # ---------------------------------------------------------------- publishing
-
-    async def _send(self, channel: str, data: bytes) -> None:
-        """Publish, retrying (with reconnects) for ``publish_timeout`` seconds.
-
-        Raises:
-            BrokerError: still failing when the window ran out.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.publish_timeout
-        delay = self.reconnect_delay[0]
-        while True:
-            try:
-                if self._publisher is None:
-                    await self._connect_publisher()
-                await self._publisher.publish(channel, data)
-                self.stats.published += 1
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self._stopping or loop.time() + delay > deadline:
-                    self.stats.publish_failures += 1
-                    logger.error("! %s: cannot publish to %s: %r", self.name, channel, exc)
-                    raise BrokerError(f"cannot publish to {self._describe()}: {exc!r}") from exc
-                with contextlib.suppress(Exception):
-                    await self._reset_publisher()
-                await asyncio.sleep(delay)  # reconnect backoff
-                delay = min(delay * 2, self.reconnect_delay[1])
-
-    async def _quietly(self, coro: Any) -> None:
-        with contextlib.suppress(BrokerError, LocalProtocolError):
-            await coro
-
-    def _channels_of(self, namespace: str) -> Channels:
-        return self.namespaces.get(namespace) or Channels(self.key, namespace)
-
-    async def _publish_packet(self, target: BroadcastTarget, packet: Packet) -> None:
-        if target.rooms == ():
-            return
-        channels = self._channels_of(target.namespace)
-        rooms = target.rooms or ()
-        channel = channels.room(rooms[0]) if len(rooms) == 1 else channels.broadcast
-        await self._send(channel, encode_broadcast(self.uid, packet, _selection(target)))
-
-    async def _publish_request(
-        self, namespace: str, kind: RequestType, rid: str | None = None, **fields: Any
-    ) -> None:
-        channel = self._channels_of(namespace).request
-        await self._send(channel, encode_request(kind, self.uid, rid, **fields))
-
-    async def server_count(self, namespace: str = "/") -> int:
-        """The number of servers of the namespace (``PUBSUB NUMSUB`` of its request channel)."""
-        if self._publisher is None:
-            await self._connect_publisher()
-        counts = await self._publisher.pubsub_numsub(self._channels_of(namespace).request)
-        return int(counts[0][1]) if counts else 0
-
-    async def _node_request(
-        self, namespace: str, kind: RequestType, timeout: float, **fields: Any
-    ) -> tuple[_Pending, int]:
-        """Publish a request and wait for the other servers' answers (or ``timeout``)."""
-        if self.write_only or not self.subscribed:
-            raise BrokerError(f"{self.name}: not subscribed, cannot wait for replies")
-        expected = max(await self.server_count(namespace) - 1, 0)
-        rid = secrets.token_hex(8)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        pending = _Pending(kind, expected, done)
-        self._pending[rid] = pending
-        try:
-            if expected:
-                await self._publish_request(namespace, kind, rid, **fields)
-                pending.check()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(done), timeout)
-        finally:
-            del self._pending[rid]
-        return pending, expected
 
     # ------------------------------------------------------- cluster operations
 
@@ -626,7 +256,7 @@ class NodeRedisManager(AsyncRedisManager):
     async def _rooms_request(
         self, kind: RequestType, target: BroadcastTarget, rooms: list[str]
     ) -> None:
-        opts = _selection(target).to_wire(flags=False)
+        opts = wire_selection(target).to_wire(flags=False)
         await self._publish_request(target.namespace, kind, opts=opts, rooms=rooms)
 
     async def sockets_join(self, target: BroadcastTarget, rooms: Iterable[str]) -> None:
@@ -650,7 +280,7 @@ class NodeRedisManager(AsyncRedisManager):
         if self._server is not None:
             await AsyncManager.disconnect_sockets(self, target, close=close)
         if not target.local:
-            opts = _selection(target).to_wire(flags=False)
+            opts = wire_selection(target).to_wire(flags=False)
             await self._publish_request(
                 target.namespace, RequestType.REMOTE_DISCONNECT, opts=opts, close=close
             )
@@ -667,7 +297,7 @@ class NodeRedisManager(AsyncRedisManager):
         local = await AsyncManager.fetch_sockets(self, target)
         if target.local:
             return ClusterList(local)
-        opts = _selection(target).to_wire(flags=False)
+        opts = wire_selection(target).to_wire(flags=False)
         wait = self.requests_timeout if timeout is None else timeout
         pending, expected = await self._node_request(
             target.namespace, RequestType.REMOTE_FETCH, wait, opts=opts
@@ -696,9 +326,9 @@ class NodeRedisManager(AsyncRedisManager):
 
     async def _broadcast_ack_request(
         self, target: BroadcastTarget, event: str, args: list[Any], timeout: float
-    ) -> tuple[_Pending, int]:
+    ) -> tuple[Pending, int]:
         packet = Packet.event([event, *args], namespace=target.namespace)
-        opts = _selection(target, timeout).to_wire()
+        opts = wire_selection(target, timeout).to_wire()
         return await self._node_request(
             target.namespace, RequestType.BROADCAST, timeout, packet=packet, opts=opts
         )

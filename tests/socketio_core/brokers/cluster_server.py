@@ -40,7 +40,10 @@ def build(kind: str, url: str, channel: str, options: dict[str, Any]) -> AsyncPu
         wire = options.get("wire", "ours")
         if wire != "ours":
             return AsyncRedisManager(
-                url, channel, wire=wire, requests_timeout=options.get("requests_timeout", 3.0),
+                url,
+                channel,
+                wire=wire,
+                requests_timeout=options.get("requests_timeout", 3.0),
                 **settings,
             )
         return AsyncRedisManager(url, channel, **settings)

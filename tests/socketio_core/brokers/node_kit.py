@@ -22,9 +22,10 @@ SCRIPT = NODE_DIR / "sio_redis_node.js"
 
 def node_ready() -> None:
     """Skip (fail under CI) without node or the npm packages."""
-    missing = shutil.which("node") is None or not (
-        NODE_DIR / "node_modules" / "@socket.io" / "redis-adapter"
-    ).is_dir()
+    missing = (
+        shutil.which("node") is None
+        or not (NODE_DIR / "node_modules" / "@socket.io" / "redis-adapter").is_dir()
+    )
     if missing:
         if os.environ.get("CI"):
             pytest.fail("node and tests/node/node_modules are required under CI")
@@ -88,7 +89,9 @@ class NodeDriver:
 
     def got(self, name: str, event: str, count: int = 1, ms: int = 10000) -> list[list[Any]]:
         """The argument lists of ``event`` once ``name`` got ``count`` of them (or ``ms``)."""
-        events = self.call("wait", timeout=ms / 1000 + 10, name=name, event=event, count=count, ms=ms)
+        events = self.call(
+            "wait", timeout=ms / 1000 + 10, name=name, event=event, count=count, ms=ms
+        )
         return [args for ev, args in events if ev == event]
 
     def close(self) -> None:

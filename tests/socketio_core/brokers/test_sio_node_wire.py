@@ -19,7 +19,6 @@ import pytest
 from cluster_kit import Cluster, RedisBroker, start_cluster
 from node_kit import NodeDriver, bin_, node_ready
 
-
 #: client name -> (server index: 0 is Node, 1 and 2 Python; rooms)
 CLIENTS: dict[str, tuple[int, list[str]]] = {
     "n1": (0, ["a"]),
@@ -169,7 +168,9 @@ def test_sockets_join_and_leave_both_ways(mixed: Mixed) -> None:
 
 # -------------------------------------------------------------- fetch_sockets
 
-HANDSHAKE_KEYS = sorted(["address", "auth", "headers", "issued", "query", "secure", "time", "url", "xdomain"])
+HANDSHAKE_KEYS = sorted(
+    ["address", "auth", "headers", "issued", "query", "secure", "time", "url", "xdomain"]
+)
 
 
 def test_fetch_sockets_from_node_sees_python_sockets(mixed: Mixed) -> None:
