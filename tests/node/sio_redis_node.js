@@ -211,7 +211,7 @@ async function run(cmd) {
     case "events":
       return clients.get(cmd.name).events;
     case "wait":
-      return await waitEvents(clients.get(cmd.name), cmd.event, cmd.count || 1, cmd.ms || 10000);
+      return await waitEvents(clients.get(cmd.name), cmd.event, cmd.count || 1, cmd.ms ?? 10000);
     case "client_op":
       return await clients.get(cmd.name).socket.timeout(15000).emitWithAck("op", cmd.req);
     case "close":

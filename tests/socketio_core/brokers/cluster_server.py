@@ -44,6 +44,7 @@ def build(kind: str, url: str, channel: str, options: dict[str, Any]) -> AsyncPu
                 channel,
                 wire=wire,
                 requests_timeout=options.get("requests_timeout", 3.0),
+                namespaces=options.get("namespaces", ["/"]),
                 **settings,
             )
         return AsyncRedisManager(url, channel, **settings)

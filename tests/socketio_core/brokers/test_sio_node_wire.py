@@ -16,8 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from cluster_kit import Cluster, RedisBroker, start_cluster
 from node_kit import NodeDriver, bin_, node_ready
+
+from socketio_core.aio.redis_manager import AsyncRedisManager
+from socketio_core.emitter import Emitter
 
 #: client name -> (server index: 0 is Node, 1 and 2 Python; rooms)
 CLIENTS: dict[str, tuple[int, list[str]]] = {
@@ -72,7 +76,9 @@ def mixed(redis_broker: RedisBroker) -> Iterator[Mixed]:
     node = NodeDriver(redis_broker.url, "classic")
     cluster = None
     try:
-        cluster = start_cluster(redis_broker, 2, wire="node", peers=2, max_size=100_000)
+        cluster = start_cluster(
+            redis_broker, 2, wire="node", peers=2, max_size=100_000, namespaces=["/", "/py"]
+        )
         world = Mixed(node, cluster)
         for name, (server, rooms) in CLIENTS.items():
             world.sids[name] = node.call("connect", name=name, port=world.port(server), rooms=rooms)
@@ -279,3 +285,111 @@ def test_python_socketio_write_only_manager_reaches_python_clients(
     mixed.fence("p1a")
     assert mixed.received("pysio") == once("p1a", "p2a", args=[{"n": 1}])
     assert mixed.received("pysio-bin") == once("p1a", "p2a", "p2x", args=[bin_(b"\x01\x02"), 3])
+
+
+def test_our_emitters_reach_node_clients(mixed: Mixed, redis_broker: RedisBroker) -> None:
+    emitter = Emitter.redis(redis_broker.url, wire="node")
+    try:
+        emitter.emit("ours-a", (b"\x07bin", 2), to="a")
+        emitter.emit("ours-x", 1, except_rooms="a", skip_sid=mixed.sids["p2x"])
+        emitter.server_side_emit("note", "ours")
+    finally:
+        emitter.close()
+
+    async def publish() -> None:
+        mgr = AsyncRedisManager(redis_broker.url, write_only=True, wire="node")
+        await mgr.start()
+        try:
+            await mgr.emit_event("ours-async", {"k": 1}, to=["a", "b"], except_rooms=["c"])
+        finally:
+            await mgr.stop()
+
+    asyncio.run(publish())
+    mixed.fence()
+    assert mixed.received("ours-a") == once("n1", "p1a", "p2a", args=[bin_(b"\x07bin"), 2])
+    assert mixed.received("ours-x") == once("n2", "p1b", args=[1])
+    assert mixed.received("ours-async") == once("n1", "n2", "p1a", "p1b", args=[{"k": 1}])
+    assert ["ours"] in mixed.node.call("noted")
+
+
+# ------------------------------------------------------------- broker trouble
+
+GARBAGE: list[bytes] = [
+    b"",
+    b"\xff\xfe not msgpack",
+    b"{not json",
+    b'{"type": "x"}',
+    b'{"type": 5, "requestId": 7}',
+    b'{"type": 7, "requestId": "r", "packet": {"type": 0, "data": 1}, "opts": {}}',
+    b'{"type": 2, "opts": {"rooms": [{}]}, "rooms": ["z"]}',
+    b'{"requestId": "zz", "sockets": [{"id": 3}]}',
+    b'{"method": "emit", "event": 3, "data": []}',
+    b"\x93\xa3uid\x81\xa4type\x02\x80",  # [uid, {type: 2}, {}]: no data
+    b"\x93\xa3uid\xc0\xc0",
+    b"\xd4\x05\x00",  # a msgpack extension
+    b"[" * 100_000,  # deep nesting, and over the 100 kB limit
+    b'{"x": "' + b"y" * 200_000 + b'"}',  # oversized
+]
+
+
+def test_garbage_on_every_channel_is_dropped(mixed: Mixed, redis_broker: RedisBroker) -> None:
+    # On "/py", a namespace only the Python servers have: Node's own adapter does not survive
+    # a malformed broadcast (notepack.io throws in its Redis listener and the process exits).
+    before = [mixed.node.client_op(n, op="state")["stats"]["rejected"] for n in ("p1a", "p2a")]
+    channels = [
+        "socket.io#/py#",
+        "socket.io#/py#a#",
+        "socket.io-request#/py#",
+        "socket.io-response#/py#",
+        "socketio",
+    ]
+    client = redis.Redis.from_url(redis_broker.url)
+    try:
+        for channel in channels:
+            for data in GARBAGE:
+                client.publish(channel, data)
+    finally:
+        client.close()
+    mixed.fence("p1a")
+    mixed.fence()
+    after = [mixed.node.client_op(n, op="state")["stats"]["rejected"] for n in ("p1a", "p2a")]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [len(channels) * len(GARBAGE)] * 2
+    mixed.node.client_op("p2x", op="emit", event="still-ok", data=1, to="a")
+    mixed.fence("p2x")
+    assert mixed.received("still-ok") == once("n1", "p1a", "p2a", args=[1])
+
+
+def test_partial_results_with_a_server_stopped(mixed: Mixed) -> None:
+    mixed.cluster.pause(1)
+    try:
+        result = mixed.node.client_op("p1a", op="fetch_sockets", timeout=1)
+        assert sorted(s["data"]["name"] for s in result["sockets"]) == ["n1", "n2", "p1a", "p1b"]
+        assert result["missing"] == ["unnamed-1"]
+        answers = mixed.node.client_op("p1a", op="server_side_call", args=[3], timeout=1)
+        assert [a["uid"] for a in answers["answers"]] == ["node"]
+        assert answers["missing"] == ["unnamed-1"]
+    finally:
+        mixed.cluster.resume(1)
+    mixed.fence()
+
+
+# ------------------------------------------------------------- disconnects (last)
+
+
+def test_disconnect_sockets_both_ways(mixed: Mixed) -> None:
+    mixed.node.node_op(op="disconnect_sockets", to="c")
+    mixed.gone.add("p2a")
+    assert mixed.node.got("p2a", "$disconnect")
+    mixed.node.client_op("p1a", op="disconnect_sockets", to="b")
+    mixed.gone.update({"n2", "p1b"})
+    assert mixed.node.got("n2", "$disconnect")
+    assert mixed.node.got("p1b", "$disconnect")
+    mixed.fence()
+    for name in ("n1", "p1a", "p2x"):
+        assert mixed.node.got(name, "$disconnect", ms=0) == []
+    assert mixed.node.client_op("p1a", op="fetch_sockets", timeout=3)["missing"] == []
+    names = [
+        s["data"]["name"]
+        for s in mixed.node.client_op("p1a", op="fetch_sockets", timeout=3)["sockets"]
+    ]
+    assert sorted(names) == ["n1", "p1a", "p2x"]
