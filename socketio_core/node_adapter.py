@@ -352,8 +352,8 @@ class NodeRequest:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _request_fields(kind: RequestType, body: dict[str, Any], rid: Any) -> dict[str, Any] | str:
-    """The validated fields of a request, or why it is refused."""
+def request_fields(kind: RequestType, body: dict[str, Any], rid: Any) -> dict[str, Any] | str:
+    """The validated fields of a request of type ``kind``, or why it is refused."""
     fields: dict[str, Any] = {}
     needs_rid = kind in (
         RequestType.SOCKETS,
@@ -437,7 +437,7 @@ def decode_request(
         return Rejected("bad uid")
     if rid is not None and not _is_id(rid):
         return Rejected("bad requestId")
-    fields = _request_fields(kind, body, rid)
+    fields = request_fields(kind, body, rid)
     if isinstance(fields, str):
         return Rejected(fields)
     return NodeRequest(kind, uid, rid, fields)
@@ -492,6 +492,33 @@ _RESPONSE_TYPES: Final = {
 }
 
 
+def response_fields(kind: RequestType | None, body: Mapping[str, Any]) -> dict[str, Any] | str:
+    """The validated fields of an answer of type ``kind``, or why it is refused."""
+    fields: dict[str, Any] = {}
+    if kind is None:
+        if "sockets" in body:
+            if not isinstance(body["sockets"], list) or not all(
+                _is_socket(s) for s in body["sockets"]
+            ):
+                return "bad sockets"
+            fields["sockets"] = body["sockets"]
+        if "rooms" in body:
+            rooms = _rooms(body["rooms"])
+            if rooms is None:
+                return "bad rooms"
+            fields["rooms"] = rooms
+    else:
+        name = _RESPONSE_TYPES[kind]
+        assert name is not None
+        value = body.get(name)
+        if kind == RequestType.BROADCAST_CLIENT_COUNT and not (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        ):
+            return "bad clientCount"
+        fields[name] = value
+    return fields
+
+
 def decode_response(
     data: bytes, *, max_size: int = DEFAULT_MAX_MESSAGE_SIZE
 ) -> NodeResponse | Rejected:
@@ -512,28 +539,9 @@ def decode_response(
         kind = RequestType(raw_type)
         if kind not in _RESPONSE_TYPES:
             return Rejected(f"a request type ({int(kind)}) on the response channel")
-    fields: dict[str, Any] = {}
-    if kind is None:
-        if "sockets" in body:
-            if not isinstance(body["sockets"], list) or not all(
-                _is_socket(s) for s in body["sockets"]
-            ):
-                return Rejected("bad sockets")
-            fields["sockets"] = body["sockets"]
-        if "rooms" in body:
-            rooms = _rooms(body["rooms"])
-            if rooms is None:
-                return Rejected("bad rooms")
-            fields["rooms"] = rooms
-    else:
-        name = _RESPONSE_TYPES[kind]
-        assert name is not None
-        value = body.get(name)
-        if kind == RequestType.BROADCAST_CLIENT_COUNT and not (
-            isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        ):
-            return Rejected("bad clientCount")
-        fields[name] = value
+    fields = response_fields(kind, body)
+    if isinstance(fields, str):
+        return Rejected(fields)
     return NodeResponse(rid, kind, fields)
 
 

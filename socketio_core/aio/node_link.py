@@ -301,11 +301,18 @@ class NodeLink(AsyncRedisManager):
         await self._answer(self.namespaces[namespace], request)
 
     async def _respond(
-        self, channels: Channels, request: NodeRequest, kind: RequestType | None, **fields: Any
+        self,
+        channels: Channels,
+        request: NodeRequest,
+        kind: RequestType | None,
+        *,
+        shared: bool = False,
+        **fields: Any,
     ) -> None:
+        """Answer a request (``shared``: on the shared channel, whatever the option)."""
         assert request.request_id is not None
         channel = channels.response
-        if self.specific_responses and request.uid is not None:
+        if self.specific_responses and request.uid is not None and not shared:
             channel = channels.specific_response(request.uid)
         await self._send(channel, encode_response(request.request_id, kind, **fields))
 
@@ -314,6 +321,9 @@ class NodeLink(AsyncRedisManager):
         if isinstance(response, Rejected):
             self._reject(channel, response.reason)
             return
+        self._on_answer(response)
+
+    def _on_answer(self, response: NodeResponse) -> None:
         pending = self._pending.get(response.request_id)
         if pending is None:
             return  # an answer to another server's request: the channel is shared
@@ -346,6 +356,10 @@ class NodeLink(AsyncRedisManager):
 
     # ---------------------------------------------------------------- publishing
 
+    async def _publish_raw(self, channel: str, data: bytes) -> None:
+        """One ``PUBLISH`` (the sharded mode's is ``SPUBLISH``)."""
+        await self._publisher.publish(channel, data)
+
     async def _send(self, channel: str, data: bytes) -> None:
         """Publish, retrying (with reconnects) for ``publish_timeout`` seconds.
 
@@ -359,7 +373,7 @@ class NodeLink(AsyncRedisManager):
             try:
                 if self._publisher is None:
                     await self._connect_publisher()
-                await self._publisher.publish(channel, data)
+                await self._publish_raw(channel, data)
                 self.stats.published += 1
                 return
             except asyncio.CancelledError:

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
-from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection, encode_response
+from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection
 from ..packet import Packet
 from ..parsers import JsonParser
 from ..pysocketio_wire import PySocketIOMessage
@@ -177,8 +177,8 @@ class NodeRedisManager(NodeLink):
         if request.request_id is not None:
             answer = list(result) if isinstance(result, tuple) else result
             # Node answers a serverSideEmit on the shared response channel, whatever the option.
-            data = encode_response(request.request_id, RequestType.SERVER_SIDE_EMIT, data=answer)
-            await self._quietly(self._send(channels.response, data))
+            kind = RequestType.SERVER_SIDE_EMIT
+            await self._quietly(self._respond(channels, request, kind, shared=True, data=answer))
 
     async def _apply_pysocketio(self, message: PySocketIOMessage) -> None:
         ns = message.namespace

@@ -12,7 +12,9 @@ with backoff and a log line each time.
 
 Wire formats (``wire=``): ``"ours"`` (the default, :mod:`socketio_core.pubsub`), ``"node"``
 (Node's ``@socket.io/redis-adapter``, classic mode: a
-:class:`~socketio_core.aio.node_manager.NodeRedisManager` is built instead).
+:class:`~socketio_core.aio.node_manager.NodeRedisManager` is built instead) and
+``"node-sharded"`` (its ``createShardedAdapter``:
+:class:`~socketio_core.aio.node_sharded.ShardedNodeRedisManager`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .pubsub_manager import AsyncPubSubManager
 __all__ = ["WIRES", "AsyncRedisManager", "parse_sentinel_url"]
 
 #: The wire formats a Redis manager speaks.
-WIRES: Final = ("ours", "node")
+WIRES: Final = ("ours", "node", "node-sharded")
 
 
 def _redis() -> ModuleType:
@@ -91,8 +93,9 @@ class AsyncRedisManager(AsyncPubSubManager):
         redis_options: keyword arguments for ``Redis.from_url`` (or ``Sentinel``).
         sentinel_service: the Sentinel service name when the URL does not give one
             (default: the channel name, as python-socketio).
-        wire: ``"ours"``, or ``"node"`` to join a Node ``@socket.io/redis-adapter`` cluster
-            (see :class:`~socketio_core.aio.node_manager.NodeRedisManager` for its options).
+        wire: ``"ours"``, or ``"node"`` / ``"node-sharded"`` to join a Node
+            ``@socket.io/redis-adapter`` cluster (see
+            :class:`~socketio_core.aio.node_manager.NodeRedisManager` for its options).
         **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`.
     """
 
@@ -102,10 +105,14 @@ class AsyncRedisManager(AsyncPubSubManager):
         """Pick the class of the wire format (the codec seam)."""
         if wire not in WIRES:
             raise ValueError(f"unknown wire format {wire!r}; expected one of {WIRES}")
-        if wire != "ours" and cls is AsyncRedisManager:
+        if wire == "node" and cls is AsyncRedisManager:
             from .node_manager import NodeRedisManager  # noqa: PLC0415 (it subclasses us)
 
             return super().__new__(NodeRedisManager)
+        if wire == "node-sharded" and cls is AsyncRedisManager:
+            from .node_sharded import ShardedNodeRedisManager  # noqa: PLC0415 (likewise)
+
+            return super().__new__(ShardedNodeRedisManager)
         return super().__new__(cls)
 
     def __init__(
