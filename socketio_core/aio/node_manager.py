@@ -44,6 +44,7 @@ from ..pysocketio_wire import PySocketIOMessage
 from .manager import AsyncManager, BroadcastTarget, SocketInfo
 from .node_link import NodeLink, Pending, local_target, wire_selection
 from .pubsub_link import ClusterList
+from .pysocketio_bridge import apply_pysocketio
 from .state import AckWaiter
 
 __all__ = ["NodeRedisManager"]
@@ -181,17 +182,7 @@ class NodeRedisManager(NodeLink):
             await self._quietly(self._respond(channels, request, kind, shared=True, data=answer))
 
     async def _apply_pysocketio(self, message: PySocketIOMessage) -> None:
-        ns = message.namespace
-        target = BroadcastTarget(ns, message.rooms, (), message.skip, local=True)
-        if message.method == "emit":
-            packet = Packet.event([message.event, *message.args], namespace=ns)
-            await AsyncManager.emit(self, target, self.server.parser.encode(packet))
-        elif message.method == "disconnect":
-            await AsyncManager.disconnect_sockets(self, target)
-        elif message.method == "enter_room":
-            await AsyncManager.sockets_join(self, target, [message.room])
-        elif message.method in ("leave_room", "close_room"):
-            await AsyncManager.sockets_leave(self, target, [message.room])
+        await apply_pysocketio(self, message)
 
     # ------------------------------------------------------- cluster operations
 
