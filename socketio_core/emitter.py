@@ -100,11 +100,11 @@ class Emitter:
         parser = options.pop("parser", None)
         wire = options.pop("wire", "ours")
         key = options.pop("key", node.DEFAULT_KEY)
+        if wire not in ("ours", "node"):
+            raise ValueError(f"unknown wire format {wire!r}")
         client = redis.Redis.from_url(url, **options)
         if wire == "node":
             return cls(publish_to=client.publish, parser=parser, close=client.close, key=key)
-        if wire != "ours":
-            raise ValueError(f"unknown wire format {wire!r}")
         return cls(
             lambda data: client.publish(channel, data),
             encoding=encoding,
