@@ -155,7 +155,7 @@ def main() -> None:
     s = (
         Settings(200, 20, 5, 30, 1, args.loop)
         if args.quick
-        else Settings(1000, 50, 10, 50, 1, args.loop)
+        else Settings(1000, 50, 10, 50, 2, args.loop)
     )
     for name in ("receivers", "ticks", "triggers", "latency_triggers", "rounds"):
         if getattr(args, name) is not None:

@@ -136,6 +136,8 @@ async function nodeOp(req) {
     }
     case "server_count":
       return await io.of("/").adapter.serverCount();
+    case "all_rooms":
+      return [...(await io.of("/").adapter.allRooms())].sort();
     default:
       throw new Error(`unknown op ${req.op}`);
   }

@@ -213,6 +213,40 @@ def test_server_count(mixed: Mixed) -> None:
     assert mixed.node.client_op("p1a", op="server_count") == {"count": 3}
 
 
+def test_classic_only_requests(mixed: Mixed, redis_broker: RedisBroker) -> None:
+    """io.allRooms() (ALL_ROOMS), and the SOCKETS and single-socket REMOTE_JOIN requests that
+    older adapters send: answered on the response channel."""
+    if mixed.mode != "classic":
+        pytest.skip("the sharded adapter has no such requests")
+    rooms = mixed.node.node_op(op="all_rooms")
+    assert {"a", "b", "c", mixed.sids["p2x"], mixed.sids["n1"]} <= set(rooms)
+    client = redis.Redis.from_url(redis_broker.url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe("socket.io-response#/#")
+        join = {"uid": "old", "requestId": "rj", "type": 2, "sid": mixed.sids["p1b"], "room": "old"}
+        client.publish("socket.io-request#/#", json.dumps(join))
+        sockets = {"uid": "old", "requestId": "rs", "type": 0, "rooms": ["c"]}
+        client.publish("socket.io-request#/#", json.dumps(sockets))
+        answers = {}
+        for _ in range(50):
+            message = pubsub.get_message(timeout=0.2)
+            if message is not None:
+                body = json.loads(message["data"])
+                if body.get("requestId") in ("rj", "rs"):
+                    answers.setdefault(body["requestId"], []).append(body)
+            if len(answers.get("rs", [])) >= 2 and "rj" in answers:
+                break
+    finally:
+        pubsub.close()
+        client.close()
+    assert answers["rj"] == [{"requestId": "rj"}]  # only the server that has the socket
+    assert sorted(s for a in answers["rs"] for s in a["sockets"]) == [mixed.sids["p2a"]]
+    mixed.node.node_op(op="emit", event="in-old", args=[1], to="old")
+    mixed.fence()
+    assert mixed.received("in-old") == once("p1b", args=[1])
+
+
 # -------------------------------------------------------- server-side events
 
 
