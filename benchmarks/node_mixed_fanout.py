@@ -120,24 +120,33 @@ def run_cluster(
             stop(proc)
 
 
-def report(results: dict[str, dict[str, Any]], s: Settings) -> str:
+def report(
+    results: dict[str, dict[str, Any]], s: Settings, runs: dict[str, list[dict[str, Any]]]
+) -> str:
     out = [
         f"3 servers, {s.receivers} clients (round-robin), one room, Node's classic Redis "
         f"adapter protocol; latency: {s.latency_triggers} broadcasts of 1 tick; throughput: "
         f"{s.triggers} x {s.ticks} broadcasts; best of {s.rounds}",
         "",
         "| cluster (emitting server first) | deliveries/s | p50 emit->last client "
-        "| p99 emit->last client | servers+redis CPU | load gen CPU |",
-        "|---|---|---|---|---|---|",
+        "| p99 emit->last client | servers+redis CPU | us CPU/delivery | load gen CPU "
+        "| other CPU |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         if not r.get("ok"):
-            out.append(f"| {name} | **FAIL** | | | | |")
+            out.append(f"| {name} | **FAIL** | | | | | | |")
             continue
         out.append(
             f"| {name} | {fmt_rate(r['rate'])} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
-            f"{r['serverCpu']:.2f} | {r['lgCpu']:.2f} |"
+            f"{r['serverCpu']:.2f} | {r['serverCpu'] / r['rate'] * 1e6:.1f} | {r['lgCpu']:.2f} | "
+            f"{r['otherCpu']:.2f} |"
         )
+    rounds = "; ".join(
+        f"{name} {', '.join(fmt_rate(r['rate']) for r in items if r.get('ok'))}"
+        for name, items in runs.items()
+    )
+    out += ["", f"Rounds: {rounds}."]
     return "\n".join(out)
 
 
@@ -188,7 +197,7 @@ def main() -> None:
     for name, r in results.items():
         print(f"# {name}: {'; '.join(r.get('impl_detail') or [])}")
     print()
-    print(report(results, s))
+    print(report(results, s, runs))
     if args.json:
         args.json.write_text(json.dumps({"settings": s.__dict__, "runs": runs}, indent=2))
 
