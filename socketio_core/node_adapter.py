@@ -387,6 +387,8 @@ def request_fields(kind: RequestType, body: dict[str, Any], rid: Any) -> dict[st
         else:  # the single-socket form, answered with {"requestId"}
             if not _is_id(body.get("sid")):
                 return "missing opts or sid"
+            if rid is None:
+                return "missing requestId"
             fields["sid"] = body["sid"]
             if kind == RequestType.REMOTE_DISCONNECT:
                 fields["close"] = body.get("close") is True

@@ -205,6 +205,7 @@ class NodeLink(AsyncRedisManager):
     async def _join_namespace(self, channels: Channels) -> None:
         pubsub = self._pubsub
         ns = channels.namespace
+        self.namespaces[ns] = channels
         self._channels[channels.request] = ("request", ns)
         self._channels[channels.response] = ("response", ns)
         self._channels[channels.specific_response(self.uid)] = ("response", ns)
@@ -212,7 +213,6 @@ class NodeLink(AsyncRedisManager):
         await pubsub.subscribe(
             channels.request, channels.response, channels.specific_response(self.uid)
         )
-        self.namespaces[ns] = channels
 
     def connect(self, namespace: str, sid: str) -> None:
         """A socket of this process connected; join its namespace's channels if new."""
@@ -310,7 +310,8 @@ class NodeLink(AsyncRedisManager):
         **fields: Any,
     ) -> None:
         """Answer a request (``shared``: on the shared channel, whatever the option)."""
-        assert request.request_id is not None
+        if request.request_id is None:
+            return
         channel = channels.response
         if self.specific_responses and request.uid is not None and not shared:
             channel = channels.specific_response(request.uid)

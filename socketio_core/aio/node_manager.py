@@ -4,9 +4,9 @@
 becomes one more member of a cluster of Node socket.io servers that use
 ``createAdapter(pubClient, subClient)``, and it takes what ``@socket.io/redis-emitter`` and
 python-socketio's ``RedisManager(write_only=True)`` publish. The wire format is
-:mod:`socketio_core.node_adapter` (and :mod:`socketio_core.pysocketio_wire`); this module is
-the driver: this module answers the other servers and runs the cluster operations; the Redis
-side (connections, subscriptions, routing, requests) is :mod:`socketio_core.aio.node_link`.
+:mod:`socketio_core.node_adapter` (and :mod:`socketio_core.pysocketio_wire`); this driver
+answers the other servers and runs the cluster operations; the Redis side (connections,
+subscriptions, routing, requests) is :mod:`socketio_core.aio.node_link`.
 
 Theory of operation
 -------------------

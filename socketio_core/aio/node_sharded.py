@@ -89,10 +89,10 @@ class ShardedNodeRedisManager(NodeRedisManager):
     async def _join_namespace(self, channels: Channels) -> None:
         ns = channels.namespace
         main, mine = channels.broadcast, self._response_channel(channels, self.uid)
+        self.namespaces[ns] = channels
         self._channels[main] = ("sharded", ns)
         self._channels[mine] = ("sharded", ns)
         await self._pubsub.ssubscribe(main, mine)
-        self.namespaces[ns] = channels
 
     def _public(self, namespace: str, room: str, sids: set[str]) -> bool:
         if self.subscription_mode == "static":
