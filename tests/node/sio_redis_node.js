@@ -2,7 +2,8 @@
 // @socket.io/redis-emitter in one process, driven over stdin, for
 // tests/socketio_core/brokers/test_sio_node_wire.py (a mixed Node + Python cluster).
 //
-// Usage: node sio_redis_node.js REDIS_URL classic|sharded
+// Usage: node sio_redis_node.js REDIS_URL classic|classic-specific|sharded
+//   (classic-specific: createAdapter with publishOnSpecificResponseChannel)
 // Prints {"port": N} once the server listens. Then reads one JSON command per line on stdin
 // ({"id": N, "cmd": ..., ...}) and answers {"id": N, "result": ...} or {"id": N, "error": ...}.
 // Binary values travel as {"$bin": base64} in both directions.
@@ -65,7 +66,12 @@ async function main() {
   for (const c of [pub, sub, emitterClient]) c.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect(), emitterClient.connect()]);
   const adapter =
-    mode === "sharded" ? createShardedAdapter(pub, sub) : createAdapter(pub, sub, { requestsTimeout: 3000 });
+    mode === "sharded"
+      ? createShardedAdapter(pub, sub)
+      : createAdapter(pub, sub, {
+          requestsTimeout: 3000,
+          publishOnSpecificResponseChannel: mode === "classic-specific",
+        });
   const httpServer = http.createServer();
   io = new Server(httpServer, { adapter });
   emitter = new Emitter(emitterClient);

@@ -45,6 +45,7 @@ def build(kind: str, url: str, channel: str, options: dict[str, Any]) -> AsyncPu
                 wire=wire,
                 requests_timeout=options.get("requests_timeout", 3.0),
                 namespaces=options.get("namespaces", ["/"]),
+                publish_on_specific_response_channel=options.get("specific", False),
                 **settings,
             )
         return AsyncRedisManager(url, channel, **settings)

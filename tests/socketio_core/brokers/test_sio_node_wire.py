@@ -39,6 +39,7 @@ class Mixed:
 
     def __init__(self, node: NodeDriver, cluster: Cluster, mode: str) -> None:
         self.mode = mode
+        self.classic = mode != "sharded"
         self.node = node
         self.cluster = cluster
         self.sids: dict[str, str] = {}
@@ -71,7 +72,7 @@ class Mixed:
         return result
 
 
-@pytest.fixture(scope="module", params=["classic", "sharded"])
+@pytest.fixture(scope="module", params=["classic", "sharded", "classic-specific"])
 def mixed(redis_broker: RedisBroker, request: pytest.FixtureRequest) -> Iterator[Mixed]:
     node_ready()
     mode = request.param
@@ -81,7 +82,8 @@ def mixed(redis_broker: RedisBroker, request: pytest.FixtureRequest) -> Iterator
         cluster = start_cluster(
             redis_broker,
             2,
-            wire="node" if mode == "classic" else "node-sharded",
+            wire="node-sharded" if mode == "sharded" else "node",
+            specific=mode == "classic-specific",
             peers=2,
             max_size=100_000,
             namespaces=["/", "/py"],
@@ -216,14 +218,14 @@ def test_server_count(mixed: Mixed) -> None:
 def test_classic_only_requests(mixed: Mixed, redis_broker: RedisBroker) -> None:
     """io.allRooms() (ALL_ROOMS), and the SOCKETS and single-socket REMOTE_JOIN requests that
     older adapters send: answered on the response channel."""
-    if mixed.mode != "classic":
+    if not mixed.classic:
         pytest.skip("the sharded adapter has no such requests")
     rooms = mixed.node.node_op(op="all_rooms")
     assert {"a", "b", "c", mixed.sids["p2x"], mixed.sids["n1"]} <= set(rooms)
     client = redis.Redis.from_url(redis_broker.url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
-        pubsub.subscribe("socket.io-response#/#")
+        pubsub.subscribe("socket.io-response#/#", "socket.io-response#/#old#")
         join = {"uid": "old", "requestId": "rj", "type": 2, "sid": mixed.sids["p1b"], "room": "old"}
         client.publish("socket.io-request#/#", json.dumps(join))
         sockets = {"uid": "old", "requestId": "rs", "type": 0, "rooms": ["c"]}
@@ -296,7 +298,7 @@ def test_broadcast_acks_both_ways(mixed: Mixed) -> None:
 
 
 def test_redis_emitter_reaches_python_clients(mixed: Mixed) -> None:
-    if mixed.mode == "sharded":
+    if not mixed.classic:
         pytest.skip("@socket.io/redis-emitter publishes in the classic format only")
     mixed.node.call("emitter", req={"op": "emit", "event": "em-a", "args": PAYLOAD, "to": "a"})
     mixed.node.call("emitter", req={"op": "emit", "event": "em-x", "args": [1], "except": "a"})
@@ -331,7 +333,7 @@ def test_python_socketio_write_only_manager_reaches_python_clients(
 
 
 def test_our_emitters_reach_node_clients(mixed: Mixed, redis_broker: RedisBroker) -> None:
-    classic = mixed.mode == "classic"
+    classic = mixed.classic
     if classic:  # like @socket.io/redis-emitter, the blocking emitter speaks the classic format
         emitter = Emitter.redis(redis_broker.url, wire="node")
         try:
@@ -391,13 +393,13 @@ def test_garbage_on_every_channel_is_dropped(mixed: Mixed, redis_broker: RedisBr
         "socketio",
     ]
     sharded = ["socket.io#/py#", "socketio"]  # SPUBLISH for the first
-    if mixed.mode == "sharded":
+    if not mixed.classic:
         channels = sharded
     client = redis.Redis.from_url(redis_broker.url)
     try:
         for channel in channels:
             for data in GARBAGE:
-                if mixed.mode == "sharded" and channel != "socketio":
+                if not mixed.classic and channel != "socketio":
                     client.spublish(channel, data)
                 else:
                     client.publish(channel, data)
