@@ -32,7 +32,7 @@ from typing import Any
 
 from . import node_adapter as node
 from .exceptions import MissingDependency
-from .packet import DEFAULT_NAMESPACE, Packet
+from .packet import DEFAULT_NAMESPACE
 from .parsers import JsonParser, Parser
 from .pubsub import ClusterMessage, Encoding, Target, build_emit, encode
 
@@ -130,11 +130,7 @@ class Emitter:
         )
         opts = selection.to_wire(flags=False)
         if message.kind == "emit":
-            decoder = self.parser.decoder()
-            packet: Packet | None = None
-            for item in fields["messages"]:
-                packet = decoder.feed(item)
-            assert packet is not None
+            packet = node.packet_of(fields["messages"], self.parser)
             rooms = target.rooms or ()
             channel = channels.room(rooms[0]) if len(rooms) == 1 else channels.broadcast
             self._publish_to(channel, node.encode_broadcast("emitter", packet, selection))

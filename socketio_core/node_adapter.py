@@ -37,13 +37,15 @@ import enum
 import importlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Final
 
-from .exceptions import LocalProtocolError, MissingDependency
+from .decoder import Decoder, JsonDecoder
+from .exceptions import LocalProtocolError, MissingDependency, SocketIOError
 from .packet import Packet, PacketType, has_binary
+from .parsers import JsonParser, Parser
 from .pubsub import DEFAULT_MAX_MESSAGE_SIZE, Rejected
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "loads",
     "node_packet",
     "packet_from_node",
+    "packet_of",
 ]
 
 DEFAULT_KEY: Final = "socket.io"
@@ -289,6 +292,34 @@ def node_packet(packet: Packet) -> dict[str, Any]:
     if packet.id is not None:
         body["id"] = packet.id
     return body
+
+
+def packet_of(messages: Sequence[str | bytes], parser: Parser) -> Packet:
+    """The packet that ``parser`` encoded into ``messages``: our own output, so the JSON
+    decoder gets limits that fit it exactly (not the limits meant for clients' packets).
+
+    Raises:
+        LocalProtocolError: the messages do not make one packet.
+    """
+    decoder: Decoder
+    if isinstance(parser, JsonParser):
+        binary = [m for m in messages if not isinstance(m, str)]
+        decoder = JsonDecoder(
+            max_attachments=len(binary), max_attachment_bytes=sum(len(m) for m in binary)
+        )
+    else:
+        decoder = parser.decoder()
+    packet = None
+    try:
+        for item in messages:
+            packet = decoder.feed(item)
+    except SocketIOError as exc:
+        raise LocalProtocolError(
+            f"the messages of a broadcast do not make a packet: {exc}"
+        ) from exc
+    if packet is None:
+        raise LocalProtocolError("the messages of a broadcast do not make a packet")
+    return packet
 
 
 # ------------------------------------------------------------------ broadcasts

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
-from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection
+from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection, packet_of
 from ..packet import Packet
 from ..parsers import JsonParser
 from ..pysocketio_wire import PySocketIOMessage
@@ -191,13 +191,7 @@ class NodeRedisManager(NodeLink):
         count = await AsyncManager.emit(self, target, messages) if self._server is not None else 0
         if not target.local:
             parser = self._server.parser if self._server is not None else self.parser
-            decoder = (parser or JsonParser()).decoder()
-            packet = None
-            for item in messages:
-                packet = decoder.feed(item)
-            if packet is None:
-                raise LocalProtocolError("the messages of a broadcast do not make a packet")
-            await self._publish_packet(target, packet)
+            await self._publish_packet(target, packet_of(messages, parser or JsonParser()))
         return count
 
     async def emit_event(

@@ -28,9 +28,11 @@ from socketio_core.node_adapter import (
     encode_request,
     encode_response,
     packet_from_node,
+    packet_of,
     reconstruct,
 )
 from socketio_core.packet import Packet, PacketType
+from socketio_core.parsers import JsonParser, MsgpackParser, Parser
 from socketio_core.pubsub import Rejected
 
 #: @socket.io/redis-emitter: emitter.to("r").emit("ev", 1, Buffer.from([1, 2]))
@@ -355,3 +357,16 @@ def test_reconstruct() -> None:
     assert reconstruct(body, [b"a", b"b"]) == [b"a", {"k": b"b"}]
     with pytest.raises(ValueError, match="out of range"):
         reconstruct({"_placeholder": True, "num": 2}, [b"a"])
+
+
+@pytest.mark.parametrize("parser", [JsonParser(), MsgpackParser()], ids=["json", "msgpack"])
+def test_packet_of_our_own_messages_has_no_client_limits(parser: Parser) -> None:
+    """12 attachments: more than a client may send (10), fine in a broadcast of ours."""
+    packet = Packet.event(["ev", *[bytes([i]) * 100 for i in range(12)]], namespace="/chat")
+    assert packet_of(parser.encode(packet), parser) == packet
+
+
+def test_packet_of_an_incomplete_packet() -> None:
+    text, _ = JsonParser().encode(Packet.event(["ev", b"\x01"]))
+    with pytest.raises(LocalProtocolError, match="do not make a packet"):
+        packet_of([text], JsonParser())
