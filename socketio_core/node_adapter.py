@@ -55,6 +55,7 @@ __all__ = [
     "NodeRequest",
     "NodeResponse",
     "RequestType",
+    "Selection",
     "decode_broadcast",
     "decode_request",
     "decode_response",
@@ -66,6 +67,10 @@ __all__ = [
     "node_packet",
     "packet_from_node",
     "packet_of",
+    "reconstruct",
+    "request_fields",
+    "require_msgpack",
+    "response_fields",
 ]
 
 DEFAULT_KEY: Final = "socket.io"
@@ -126,7 +131,12 @@ class Channels:
 # --------------------------------------------------------------------- parsing
 
 
-def _import_msgpack() -> ModuleType:
+def require_msgpack() -> ModuleType:
+    """msgpack (Node's adapter writes its broadcasts with it), or an error naming the extra.
+
+    Raises:
+        MissingDependency: the ``msgpack`` extra is not installed.
+    """
     try:
         return importlib.import_module("msgpack")
     except ImportError as exc:
@@ -167,7 +177,7 @@ def loads(data: bytes, max_size: int) -> Any:
     try:
         if data[0] == 0x7B:
             return json.loads(data.decode("utf-8"))
-        msgpack = _import_msgpack()
+        msgpack = require_msgpack()
         return msgpack.unpackb(data, raw=False, strict_map_key=True, ext_hook=_ext_hook)
     except Exception as exc:  # JSON, UTF-8, msgpack's own (ExtraData, FormatError...), depth
         return Rejected(f"cannot parse: {type(exc).__name__}")
@@ -181,7 +191,7 @@ def dumps(body: Mapping[str, Any] | list[Any], *, binary: bool | None = None) ->
     """
     try:
         if binary or (binary is None and has_binary(body)):
-            packed: bytes = _import_msgpack().packb(body, use_bin_type=True)
+            packed: bytes = require_msgpack().packb(body, use_bin_type=True)
             return packed
         return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except (TypeError, ValueError, OverflowError) as exc:

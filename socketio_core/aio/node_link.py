@@ -39,6 +39,7 @@ from ..node_adapter import (
     encode_broadcast,
     encode_request,
     encode_response,
+    require_msgpack,
 )
 from ..packet import Packet
 from ..pubsub import Rejected
@@ -130,6 +131,7 @@ class NodeLink(AsyncRedisManager):
         pysocketio_channel: str | None = "socketio",
         **options: Any,
     ) -> None:
+        require_msgpack()  # fail early: Node's broadcasts are msgpack
         super().__init__(url, channel, write_only, **options)
         self.wire = wire
         self.key = key
