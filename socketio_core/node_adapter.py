@@ -67,7 +67,6 @@ __all__ = [
     "node_packet",
     "packet_from_node",
     "packet_of",
-    "reconstruct",
     "request_fields",
     "require_msgpack",
     "response_fields",
@@ -141,24 +140,6 @@ def require_msgpack() -> ModuleType:
         return importlib.import_module("msgpack")
     except ImportError as exc:
         raise MissingDependency("msgpack", "msgpack") from exc
-
-
-def reconstruct(value: Any, attachments: list[bytes]) -> Any:
-    """Put attachments back in place of ``{"_placeholder": true, "num": N}``.
-
-    Raises:
-        ValueError: a placeholder out of range.
-    """
-    if isinstance(value, list):
-        return [reconstruct(item, attachments) for item in value]
-    if isinstance(value, dict):
-        if value.keys() == {"_placeholder", "num"} and value["_placeholder"] is True:
-            num = value["num"]
-            if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num < len(attachments):
-                raise ValueError("placeholder out of range")
-            return attachments[num]
-        return {key: reconstruct(item, attachments) for key, item in value.items()}
-    return value
 
 
 def _ext_hook(code: int, data: bytes) -> Any:

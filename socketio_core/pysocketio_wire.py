@@ -27,10 +27,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .node_adapter import reconstruct
 from .pubsub import DEFAULT_MAX_MESSAGE_SIZE, Rejected
 
-__all__ = ["PySocketIOMessage", "decode_pysocketio"]
+__all__ = ["PySocketIOMessage", "decode_pysocketio", "reconstruct"]
 
 METHODS: Final = frozenset({"emit", "disconnect", "enter_room", "leave_room", "close_room"})
 
@@ -46,6 +45,24 @@ class PySocketIOMessage:
     event: str = ""
     args: tuple[Any, ...] = ()
     room: str = ""
+
+
+def reconstruct(value: Any, attachments: list[bytes]) -> Any:
+    """Put attachments back in place of ``{"_placeholder": true, "num": N}``.
+
+    Raises:
+        ValueError: a placeholder out of range.
+    """
+    if isinstance(value, list):
+        return [reconstruct(item, attachments) for item in value]
+    if isinstance(value, dict):
+        if value.keys() == {"_placeholder", "num"} and value["_placeholder"] is True:
+            num = value["num"]
+            if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num < len(attachments):
+                raise ValueError("placeholder out of range")
+            return attachments[num]
+        return {key: reconstruct(item, attachments) for key, item in value.items()}
+    return value
 
 
 def _names(value: Any) -> tuple[str, ...] | None:

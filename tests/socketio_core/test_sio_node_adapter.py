@@ -8,8 +8,6 @@ The msgpack literals were written by Node's own encoder (notepack.io 3, what the
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from socketio_core.exceptions import LocalProtocolError
@@ -29,7 +27,6 @@ from socketio_core.node_adapter import (
     encode_response,
     packet_from_node,
     packet_of,
-    reconstruct,
 )
 from socketio_core.packet import Packet, PacketType
 from socketio_core.parsers import JsonParser, MsgpackParser, Parser
@@ -350,13 +347,6 @@ def test_encode_response() -> None:
         b'{"type":8,"requestId":"r","clientCount":2}'
     )
     assert encode_response("req1", RequestType.BROADCAST_ACK, packet=b"\x09") == BROADCAST_ACK
-
-
-def test_reconstruct() -> None:
-    body: Any = [{"_placeholder": True, "num": 0}, {"k": {"_placeholder": True, "num": 1}}]
-    assert reconstruct(body, [b"a", b"b"]) == [b"a", {"k": b"b"}]
-    with pytest.raises(ValueError, match="out of range"):
-        reconstruct({"_placeholder": True, "num": 2}, [b"a"])
 
 
 @pytest.mark.parametrize("parser", [JsonParser(), MsgpackParser()], ids=["json", "msgpack"])

@@ -14,7 +14,7 @@ import pytest
 
 from socketio_core.aio.pysocketio_bridge import looks_like_pysocketio
 from socketio_core.pubsub import Rejected
-from socketio_core.pysocketio_wire import PySocketIOMessage, decode_pysocketio
+from socketio_core.pysocketio_wire import PySocketIOMessage, decode_pysocketio, reconstruct
 
 pubsub = pytest.importorskip("socketio.async_pubsub_manager")
 
@@ -104,3 +104,10 @@ def test_size_limit() -> None:
     assert isinstance(result, Rejected)
     assert "exceeds" in result.reason
     assert not looks_like_pysocketio(b'{"v":1,"kind":"emit"}')
+
+
+def test_reconstruct() -> None:
+    body: Any = [{"_placeholder": True, "num": 0}, {"k": {"_placeholder": True, "num": 1}}]
+    assert reconstruct(body, [b"a", b"b"]) == [b"a", {"k": b"b"}]
+    with pytest.raises(ValueError, match="out of range"):
+        reconstruct({"_placeholder": True, "num": 2}, [b"a"])
