@@ -14,6 +14,12 @@ Backpressure works both ways:
 * reading: received messages wait in a queue bounded by ``max_queue`` messages; when it is full,
   the reader task stops reading, TCP flow control pushes back on the peer, and memory stays
   bounded at ``max_queue`` messages of ``max_size`` bytes plus one read chunk.
+
+Failing the connection on bad input (RFC 6455 section 7.1.7) sends the close frame, then
+half-closes and reads and discards the peer's input until it closes, at most ``max_drain``
+bytes and ``close_timeout`` seconds (:func:`websocket.aio.linger.linger_close`), before the
+socket closes: closing with unread input would make the kernel answer with a TCP reset, which
+destroys the close frame (e.g. a 1009 for an oversized frame) before the peer reads it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from ..exceptions import ConnectionClosed, ConnectionClosedOK, LocalProtocolErro
 from ..frames import PreparedMessage
 from ..protocol import Connection as ProtocolConnection
 from ..protocol import State
+from .linger import linger_close
 
 __all__ = ["Connection"]
 
@@ -65,6 +72,7 @@ class Connection:
         response_headers: tuple[tuple[str, str], ...] = (),
         path: str = "/",
         max_queue: int = 32,
+        max_drain: int = 4 * 2**20,
     ) -> None:
         self.protocol = protocol
         self.subprotocol = subprotocol
@@ -72,6 +80,7 @@ class Connection:
         self.response_headers = response_headers
         self.path = path
         self.max_queue = max_queue
+        self.max_drain = max_drain
         self._reader = reader
         self._writer = writer
         self._loop = asyncio.get_running_loop()
@@ -91,6 +100,7 @@ class Connection:
         self._timer_when: float | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._transport_closing = False
+        self._lingering = False  # failed on input: the reader drains, then closes
         self._abort_handle: asyncio.TimerHandle | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._on_message: Callable[[str | bytes], None] | None = None
@@ -399,7 +409,21 @@ class Connection:
                 data = await reader.read(READ_CHUNK)
                 if not data:
                     break
+                failed = protocol.failure is not None
                 protocol.receive_data(data, loop.time())
+                if not failed and protocol.failure is not None and not self._transport_closing:
+                    # Section 7.1.7: the close frame goes out; then drain, bounded, so that
+                    # the peer reads it instead of a TCP reset (see the module docstring).
+                    self._lingering = True
+                    self._process()
+                    await linger_close(
+                        reader,
+                        self._writer,
+                        max_bytes=self.max_drain,
+                        timeout=self.protocol.close_timeout,
+                    )
+                    self._lingering = False
+                    break
                 self._process()
                 if len(self._messages) >= self.max_queue and protocol.state is State.OPEN:
                     # Read backpressure: stop reading until the application catches up.
@@ -449,7 +473,7 @@ class Connection:
 
     def _close_transport(self) -> None:
         """Close TCP once pending bytes are written; abort if that takes over close_timeout."""
-        if self._transport_closing:
+        if self._transport_closing or self._lingering:
             return
         self._transport_closing = True
         self._writer.close()
