@@ -517,6 +517,10 @@ class ServerSession:
                 self._pong_deadline = None
                 self._ping_at = now + self.config.ping_interval
         elif kind is PacketType.CLOSE:
+            if self._get_pending:
+                # Node's polling transport answers a parked GET with a noop when the client
+                # closes ("onClose": send noop if writable), then closes the session.
+                self._answer_get(_NOOP)
             self._to_closed(CloseReason.CLIENT_DISCONNECT)
         elif kind is PacketType.PING:
             # Spec "From v3 to v4": "The ping packets are now sent by the server".
