@@ -518,8 +518,7 @@ class ServerSession:
                 self._ping_at = now + self.config.ping_interval
         elif kind is PacketType.CLOSE:
             if self._get_pending:
-                # Node's polling transport answers a parked GET with a noop when the client
-                # closes ("onClose": send noop if writable), then closes the session.
+                # As Node's polling onClose: a parked GET gets a noop, then the session closes.
                 self._answer_get(_NOOP)
             self._to_closed(CloseReason.CLIENT_DISCONNECT)
         elif kind is PacketType.PING:
