@@ -10,7 +10,6 @@ server of a layer above that meets an upgrade in the middle of a keep-alive conn
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import http
 import logging
@@ -297,7 +296,7 @@ class UpgradePolicy:
             raise InvalidUpgrade("exactly one Sec-WebSocket-Key header is required")
         try:
             raw_key = base64.b64decode(keys[0], validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a non-ASCII key (found by fuzzing)
             raise InvalidUpgrade("Sec-WebSocket-Key is not base64") from exc
         if len(raw_key) != 16:
             raise InvalidUpgrade(f"Sec-WebSocket-Key decodes to {len(raw_key)} bytes, not 16")

@@ -54,6 +54,8 @@ CLTE = (
         (upgrade_request(extra=flood(2_000)), 431),  # 24 KB in one write
         (upgrade_request(extra=flood(150)), 431),  # under 16 KiB, over 100 headers
         (upgrade_request().replace(b"Version: 13", b"Version: 12"), 426),
+        # A non-ASCII key made base64 raise ValueError out of the handshake (found by fuzzing).
+        (re.sub(rb"Sec-WebSocket-Key: [^\r]*", b"Sec-WebSocket-Key: \x80", upgrade_request()), 400),
     ],
 )
 async def test_hostile_heads_get_one_answer_and_close(
