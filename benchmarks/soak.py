@@ -37,6 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from socketio_core.aio import AsyncClient, AsyncServer
+from websocket.aio import ConnectionOptions, connect
+from websocket.exceptions import ConnectionClosed
+
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/socket.io/"
 
@@ -46,8 +50,6 @@ PATH = "/socket.io/"
 
 async def run_server(tick_bytes: int, tick_hz: float) -> None:
     """The server process: prints {"port": N}, then serves until killed."""
-    from socketio_core.aio import AsyncServer
-
     sio = AsyncServer()
     delivered = 0
 
@@ -96,8 +98,6 @@ class Counts:
 
 
 async def regular_client(port: int, transport: str, stop: asyncio.Event, counts: Counts) -> None:
-    from socketio_core.aio import AsyncClient
-
     rng = random.Random()
     while not stop.is_set():
         client = AsyncClient(reconnection=False)
@@ -106,7 +106,7 @@ async def regular_client(port: int, transport: str, stop: asyncio.Event, counts:
             await client.connect(
                 f"http://127.0.0.1:{port}", transports=[transport], wait_timeout=10
             )
-        except Exception as exc:  # noqa: BLE001 (a benchmark reports, it does not stop)
+        except Exception as exc:
             counts.connect_failures += 1
             counts.errors.append(f"connect: {exc!r}"[:200])
             await asyncio.sleep(1)
@@ -122,7 +122,7 @@ async def regular_client(port: int, transport: str, stop: asyncio.Event, counts:
                         counts.acked += 1
                     else:
                         counts.failed_calls += 1
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     counts.failed_calls += 1
                     counts.errors.append(f"call: {exc!r}"[:200])
                     break
@@ -135,9 +135,6 @@ async def regular_client(port: int, transport: str, stop: asyncio.Event, counts:
 
 
 async def slow_websocket(port: int, stop: asyncio.Event, counts: Counts) -> None:
-    from websocket.aio import ConnectionOptions, connect
-    from websocket.exceptions import ConnectionClosed
-
     rng = random.Random()
     uri = f"ws://127.0.0.1:{port}{PATH}?EIO=4&transport=websocket"
     while not stop.is_set():
@@ -164,7 +161,11 @@ async def slow_websocket(port: int, stop: asyncio.Event, counts: Counts) -> None
 
 
 async def http(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, target: str, body: bytes
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: str,
+    target: str,
+    body: bytes,
 ) -> tuple[int, bytes]:
     writer.write(
         f"{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
@@ -214,21 +215,29 @@ def rss_mib(pid: int) -> float:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from socketio_core.aio import AsyncClient
-
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--tick-bytes", str(args.tick_bytes),
-         "--tick-hz", str(args.tick_hz)],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--tick-bytes",
+            str(args.tick_bytes),
+            "--tick-hz",
+            str(args.tick_hz),
+        ],
         stdout=subprocess.PIPE,
         env=env,
-    )  # fmt: skip
+    )
     try:
         assert server.stdout is not None
         line = await asyncio.to_thread(server.stdout.readline)
         port = json.loads(line)["port"]
-        print(f"# soak: server pid {server.pid} on port {port}; {args.clients} clients "
-              f"(websocket/polling), {args.slow} slow readers, {args.duration:.0f} s", flush=True)  # fmt: skip
+        print(
+            f"# soak: server pid {server.pid} on port {port}; {args.clients} clients "
+            f"(websocket/polling), {args.slow} slow readers, {args.duration:.0f} s",
+            flush=True,
+        )
         monitor = AsyncClient(reconnection=False)
         await monitor.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
         monitor.on("tick", lambda data: None)
@@ -252,8 +261,11 @@ async def run(args: argparse.Namespace) -> int:
             sample = {"t": time.monotonic() - start, "rss": rss_mib(server.pid), **stats}
             sample["acked"] = counts.acked
             samples.append(sample)
-            print(f"{sample['t']:.0f}\t{sample['rss']:.1f}\t{stats['tasks']}\t"
-                  f"{stats['sessions']}\t{stats['delivered']}\t{counts.acked}", flush=True)  # fmt: skip
+            print(
+                f"{sample['t']:.0f}\t{sample['rss']:.1f}\t{stats['tasks']}\t"
+                f"{stats['sessions']}\t{stats['delivered']}\t{counts.acked}",
+                flush=True,
+            )
         stop.set()
         done, pending = await asyncio.wait(tasks, timeout=90)
         for task in pending:
@@ -267,17 +279,25 @@ async def run(args: argparse.Namespace) -> int:
         rss = [s["rss"] for s in samples]
         equal = final["delivered"] == counts.acked
         print("# summary")
-        print(f"delivered {final['delivered']}  acked {counts.acked}  equal {equal}  "
-              f"failed calls {counts.failed_calls}")  # fmt: skip
-        print(f"connects {counts.connects}  connect failures {counts.connect_failures}  "
-              f"slow cycles {counts.slow_cycles}  slow vanished {counts.slow_vanished}  "
-              f"slow closed by server {counts.slow_closed_by_server}")  # fmt: skip
+        print(
+            f"delivered {final['delivered']}  acked {counts.acked}  equal {equal}  "
+            f"failed calls {counts.failed_calls}"
+        )
+        print(
+            f"connects {counts.connects}  connect failures {counts.connect_failures}  "
+            f"slow cycles {counts.slow_cycles}  slow vanished {counts.slow_vanished}  "
+            f"slow closed by server {counts.slow_closed_by_server}"
+        )
         if rss:
             first_minute = [s["rss"] for s in samples if s["t"] <= 60] or rss[:1]
-            print(f"server RSS MiB: first {rss[0]:.1f}  max of first minute "
-                  f"{max(first_minute):.1f}  max {max(rss):.1f}  last {rss[-1]:.1f}")  # fmt: skip
-        print(f"server tasks: max {max(s['tasks'] for s in samples) if samples else 0}  "
-              f"after all clients left {final['tasks']} (sessions {final['sessions']})")  # fmt: skip
+            print(
+                f"server RSS MiB: first {rss[0]:.1f}  max of first minute "
+                f"{max(first_minute):.1f}  max {max(rss):.1f}  last {rss[-1]:.1f}"
+            )
+        print(
+            f"server tasks: max {max(s['tasks'] for s in samples) if samples else 0}  "
+            f"after all clients left {final['tasks']} (sessions {final['sessions']})"
+        )
         for error in sorted(set(counts.errors))[:10]:
             print(f"error: {error}")
         return 0 if equal else 1
