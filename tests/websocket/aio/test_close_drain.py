@@ -88,3 +88,9 @@ async def test_1009_close_frame_survives_on_the_engineio_front_door() -> None:
         path = "/engine.io/?EIO=4&transport=websocket"
         payload = await send_oversized_and_read_close(front.port, path, 2 * MIB)
         assert payload[:2] == struct.pack("!H", 1009), payload
+
+
+def test_max_drain_must_be_positive() -> None:
+    assert ConnectionOptions().max_drain == 4 * MIB
+    with pytest.raises(ValueError, match="max_drain"):
+        ConnectionOptions(max_drain=0)
