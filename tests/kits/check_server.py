@@ -23,6 +23,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import socketio
+import uvicorn
+
+from socketio_core.aio.server import AsyncServer
+
 
 def handlers(sio: Any) -> None:
     """Register the echo contract and the bench contract on a python-socketio-style server."""
@@ -59,8 +64,6 @@ def handlers(sio: Any) -> None:
 
 
 async def ours() -> None:
-    from socketio_core.aio.server import AsyncServer
-
     sio = AsyncServer(
         ping_interval=0.3, ping_timeout=0.2, max_http_buffer_size=1_000_000, connect_timeout=1.0
     )
@@ -71,9 +74,6 @@ async def ours() -> None:
 
 
 async def python_socketio() -> None:
-    import socketio
-    import uvicorn
-
     sio = socketio.AsyncServer(
         # Whole seconds: python-engineio announces int(ping_interval) * 1000 (0 for 0.3).
         async_mode="asgi",
@@ -84,6 +84,7 @@ async def python_socketio() -> None:
     handlers(sio)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections wait in the backlog until uvicorn serves
     config = uvicorn.Config(socketio.ASGIApp(sio), log_level="error", lifespan="off")
     server = uvicorn.Server(config)
     print(json.dumps({"port": sock.getsockname()[1]}), flush=True)

@@ -167,17 +167,18 @@ async def payload_max(ctx: Ctx) -> None:
 @case("heartbeat.interval", "a ping comes every pingInterval (polling)", f"{S} Heartbeat")
 async def heartbeat_interval(ctx: Ctx) -> None:
     info, _ = await ctx.ready_polling()
-    skip_if_slow(ctx, info.ping_interval, "pingInterval")
-    start = time.monotonic()
-    deadline = start + info.ping_interval + ctx.timeout
-    while True:
+    skip_if_slow(ctx, 2 * info.ping_interval, "twice pingInterval")
+    stamps: list[float] = []
+    deadline = time.monotonic() + 2 * info.ping_interval + 2 * ctx.timeout
+    while len(stamps) < 2:
         packets = await ctx.poll(info.sid, max(0.1, deadline - time.monotonic()))
         if any(p.type == 2 for p in packets):
-            break
-    took = time.monotonic() - start
-    if took < info.ping_interval * 0.5:
-        raise CaseFailed(f"ping after {took:.3f} s, pingInterval is {info.ping_interval:g} s")
-    await ctx.post_ok(info.sid, "3")
+            stamps.append(time.monotonic())
+            await ctx.post_ok(info.sid, "3")
+    gap = stamps[1] - stamps[0]
+    # Measured between two pings (a pong answered in between): about pingInterval.
+    if not info.ping_interval * 0.5 <= gap <= info.ping_interval + ctx.timeout:
+        raise CaseFailed(f"pings {gap:.3f} s apart, pingInterval is {info.ping_interval:g} s")
 
 
 @case("heartbeat.timeout", "no pong: the session closes after pingTimeout", f"{S} Heartbeat")
@@ -222,6 +223,10 @@ async def _upgrade(ctx: Ctx, *, park: bool) -> tuple[str, WsLink, HttpResponse |
     if answer != "3probe":
         raise CaseFailed(f"expected '3probe' in answer to '2probe', got {answer!r}")
     noop = await parked if parked is not None else None
+    while noop is not None and noop.status == 200 and noop.body == b"2":
+        # A heartbeat ping raced the probe into the parked GET: answer it, park again.
+        await ctx.post(info.sid, "3")
+        noop = await ctx.get(info.sid)
     link.send("5")
     return info.sid, link, noop
 
@@ -290,6 +295,8 @@ async def close_parked(ctx: Ctx) -> None:
     await ctx.post(info.sid, "1")
     try:
         r = await parked
+        while r.status == 200 and r.body == b"2":  # a heartbeat ping, not the answer
+            r = await ctx.get(info.sid)
     except CaseFailed:
         await _closed(ctx, info.sid)
         raise CaseLenient("the parked GET was left hanging after the close") from None
@@ -316,13 +323,25 @@ async def close_websocket(ctx: Ctx) -> None:
     await _closed(ctx, info.sid)
 
 
-@case("close.duplicate-get", "a second parked GET: 400, session closed", f"{S} Receiving data")
+@case("close.duplicate-get", "two parked GETs: one gets 400, session closed", f"{S} Receiving data")
 async def close_duplicate_get(ctx: Ctx) -> None:
+    # "a client MUST NOT have more than one active GET request. Should it happen, the server
+    # MUST return an HTTP 400 error status and close the session."
     info, _ = await ctx.ready_polling()
-    first = asyncio.ensure_future(ctx.get(info.sid))
-    await asyncio.sleep(0.05)
-    r = await ctx.get(info.sid)
-    await first
-    if r.status != 400:
-        raise CaseFailed(f"the second GET answered HTTP {r.status}, expected 400")
+    if info.ping_interval <= ctx.contract.max_wait:
+        # Right after a ping, so that no heartbeat answers a GET in the meantime.
+        while True:
+            packets = await ctx.poll(info.sid, info.ping_interval + ctx.timeout)
+            if any(p.type == 2 for p in packets):
+                await ctx.post(info.sid, "3")
+                break
+    gets = [asyncio.ensure_future(ctx.get(info.sid)) for _ in range(2)]
+    done, _ = await asyncio.wait(gets, timeout=ctx.timeout)
+    answers = [g.result() for g in done if g.exception() is None]
+    if not any(r.status == 400 for r in answers):
+        shown = [(r.status, r.body[:20]) for r in answers]
+        for g in gets:
+            g.cancel()
+        raise CaseFailed(f"no 400 for the second GET (answers so far: {shown})")
+    await asyncio.gather(*gets, return_exceptions=True)
     await _closed(ctx, info.sid)
