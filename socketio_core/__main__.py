@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .aio import AsyncServer
+from .aio.bench import Bench
 from .aio.check import run_check
+from .bench import BenchResult, render_bench, results_json
 from .check import Contract, Verdict, render_table, results_to_json
 
 
@@ -62,7 +64,83 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", help="PEM certificate chain, to serve https / wss")
     serve.add_argument("--keyfile", help="PEM private key for --certfile")
     add_check_parser(sub)
+    add_bench_parser(sub)
     return parser
+
+
+def add_bench_parser(sub: Any) -> None:
+    """The ``bench`` subcommand: load against a server keeping the bench contract."""
+    b = sub.add_parser("bench", help="load generator: echo+ack, fan-out, connect rate, memory")
+    b.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:5000")
+    b.add_argument("--path", default="/socket.io/")
+    b.add_argument(
+        "--scenario",
+        action="append",
+        choices=["echo", "polling", "fanout", "connect", "idle"],
+        help="repeatable; default: echo, polling, fanout, connect (and idle with --server-pid)",
+    )
+    b.add_argument(
+        "-c",
+        "--clients",
+        type=int,
+        action="append",
+        metavar="C",
+        help="echo concurrency, repeatable (default 1, 10, 100)",
+    )
+    b.add_argument("--receivers", type=int, default=1000, help="fan-out receivers")
+    b.add_argument("--ticks", type=int, default=100, help="emits per fan-out trigger")
+    b.add_argument("--triggers", type=int, default=10, help="fan-out triggers")
+    b.add_argument("--sessions", type=int, default=2000, help="connect / idle sessions")
+    b.add_argument("--inflight", type=int, default=100, help="connects in flight")
+    b.add_argument("--warmup", type=float, default=1.0, metavar="SECONDS")
+    b.add_argument("--duration", type=float, default=5.0, metavar="SECONDS")
+    b.add_argument("--size", type=int, default=64, help="echo payload characters")
+    b.add_argument("--settle", type=float, default=2.0, metavar="SECONDS")
+    b.add_argument("--server-pid", type=int, help="the server's pid: its CPU use and memory")
+    b.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+async def run_bench(args: argparse.Namespace) -> list[BenchResult]:
+    """Run the chosen scenarios, one after the other."""
+    bench = Bench(
+        args.url,
+        path=args.path,
+        server_pid=args.server_pid,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    chosen = args.scenario or ["echo", "polling", "fanout", "connect"] + (
+        ["idle"] if args.server_pid else []
+    )
+    results: list[BenchResult] = []
+    for scenario in chosen:
+        if scenario in ("echo", "polling"):
+            for c in args.clients or [1, 10, 100]:
+                run = bench.echo_websocket if scenario == "echo" else bench.echo_polling
+                results.append(
+                    await run(c, warmup=args.warmup, duration=args.duration, size=args.size)
+                )
+        elif scenario == "fanout":
+            results.append(
+                await bench.fanout(args.receivers, ticks=args.ticks, triggers=args.triggers)
+            )
+        elif scenario == "connect":
+            results.append(await bench.connect(args.sessions, inflight=args.inflight))
+        else:
+            results.append(
+                await bench.idle(args.sessions, inflight=args.inflight, settle=args.settle)
+            )
+    return results
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """Run ``bench``: print the table, write the JSON; 1 if any scenario had errors."""
+    results = asyncio.run(run_bench(args))
+    print(render_bench(results, title=f"Socket.IO bench of {args.url}{args.path}"))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            out.write(results_json(results, url=args.url, settings=vars(args)))
+    return 1 if any(r.errors for r in results) else 0
 
 
 def add_check_parser(sub: Any) -> None:
@@ -151,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
     if args.command == "check":
         return run_check_command(args)
+    if args.command == "bench":
+        return run_bench_command(args)
     try:
         asyncio.run(run(args))
     except KeyboardInterrupt:
