@@ -11,6 +11,7 @@ with ``data``; ``join()`` enters the room ``"room"`` and acks ``true``; ``fanout
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ def percentile(samples: Sequence[float], q: float) -> float | None:
     if not samples:
         return None
     ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))
+    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
     return ordered[index]
 
 

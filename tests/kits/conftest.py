@@ -27,7 +27,7 @@ START_TIMEOUT = 20.0
 
 def spawn(cmd: list[str], *, cwd: Path = ROOT) -> tuple[subprocess.Popen[bytes], int]:
     """Start a server; return it and the port of its ``{"port": N}`` line."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NODE_PATH": str(NODE_DIR / "node_modules")}
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT
@@ -120,3 +120,22 @@ def websockets_ws_url() -> Iterator[str]:
     """The ``websockets`` library's asyncio echo server."""
     for url in _server([sys.executable, str(HERE / "websockets_echo.py")]):
         yield url.replace("http://", "ws://") + "/"
+
+
+@pytest.fixture(scope="module")
+def bench_servers() -> Iterator[dict[str, tuple[str, int]]]:
+    """The benchmarks' Socket.IO servers (bench contract, no heartbeat): ours, and Node's."""
+    servers = [
+        ("ours", [sys.executable, str(ROOT / "benchmarks/sio_servers/ours_standalone.py"), "300"])
+    ]
+    if NODE_OK:
+        servers.append(("node", ["node", str(ROOT / "benchmarks/sio_servers/node_socketio.js"),
+                                 "300"]))  # fmt: skip
+    started = {name: spawn(cmd) for name, cmd in servers}
+    try:
+        yield {
+            name: (f"http://127.0.0.1:{port}", proc.pid) for name, (proc, port) in started.items()
+        }
+    finally:
+        for proc, _ in started.values():
+            stop(proc)
