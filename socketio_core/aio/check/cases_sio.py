@@ -12,6 +12,8 @@ import json
 import time
 from typing import Any
 
+from websocket.check import frame
+
 from ...check import (
     EIO_SPEC,
     SIO_SPEC,
@@ -368,6 +370,20 @@ async def robust_eio_type(ctx: Ctx) -> None:
     link, _ = await ctx.open_websocket()
     link.send("z")
     await _must_close(ctx, link, "after 'z'", required=False)
+
+
+@case(
+    "robustness.ws-frame",
+    "WebSocket: a reserved opcode on the Engine.IO WebSocket closes it",
+    "rfc6455 5.2",
+)
+async def robust_ws_frame(ctx: Ctx) -> None:
+    # "If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket
+    # Connection_."
+    link, _ = await ctx.open_websocket()
+    link.send_raw(frame(3, b"4x"), b"<frame with reserved opcode 0x3> 4x")
+    if not await link.wait_closed(ctx.timeout):
+        raise CaseFailed(f"the WebSocket is still open {ctx.timeout:g} s after opcode 0x3")
 
 
 @case(
