@@ -54,7 +54,9 @@ def test_every_case_cites_a_spec_section() -> None:
         "binary", "disconnect", "robustness",
     }  # fmt: skip
     for case in CASES:
-        assert case.section.startswith(("engine.io-protocol-v4 ", "socket.io-protocol-v5 "))
+        assert case.section.startswith(
+            ("engine.io-protocol-v4 ", "socket.io-protocol-v5 ", "rfc6455 ")
+        )
 
 
 def test_node_socketio_passes_every_case(node_sio_url: str) -> None:
