@@ -25,6 +25,7 @@ from .aio.bench import Bench
 from .aio.check import run_check
 from .bench import BenchResult, render_bench, results_json
 from .check import Contract, Verdict, render_table, results_to_json
+from .exceptions import MissingDependency
 
 
 def load_server(spec: str) -> AsyncServer:
@@ -99,6 +100,12 @@ def add_bench_parser(sub: Any) -> None:
     b.add_argument("--server-pid", type=int, help="the server's pid: its CPU use and memory")
     b.add_argument("--json", metavar="FILE", help="write the results as JSON")
     b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    b.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="auto",
+        help="the bench's event loop; auto: uvloop when installed (the [uvloop] extra)",
+    )
 
 
 async def run_bench(args: argparse.Namespace) -> list[BenchResult]:
@@ -135,8 +142,19 @@ async def run_bench(args: argparse.Namespace) -> list[BenchResult]:
 
 def run_bench_command(args: argparse.Namespace) -> int:
     """Run ``bench``: print the table, write the JSON; 1 if any scenario had errors."""
-    results = asyncio.run(run_bench(args))
-    print(render_bench(results, title=f"Socket.IO bench of {args.url}{args.path}"))
+    factory = None
+    if args.loop != "asyncio":
+        try:
+            import uvloop  # noqa: PLC0415 (optional: the [uvloop] extra)
+
+            factory = uvloop.new_event_loop
+        except ImportError:
+            if args.loop == "uvloop":
+                raise MissingDependency("uvloop", "uvloop") from None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        results = runner.run(run_bench(args))
+    loop_name = "uvloop" if factory is not None else "asyncio"
+    print(render_bench(results, title=f"Socket.IO bench of {args.url}{args.path} ({loop_name})"))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             out.write(results_json(results, url=args.url, settings=vars(args)))

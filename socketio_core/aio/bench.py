@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 from websocket.frames import OP_TEXT, Opcode, parse_frame, serialize_frame
@@ -56,11 +57,11 @@ class WsSession(asyncio.Protocol):
         self.next_tick = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A cast, not an isinstance check: uvloop's transports do not derive from asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
         self.started = time.perf_counter()
         key = "dGhlIHNhbXBsZSBub25jZQ=="
-        transport.write(
+        self.transport.write(
             f"GET {self.path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {self.host}\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n".encode()
