@@ -43,7 +43,8 @@ Kinds (fields besides the common ones)
   by ``server_side_response`` (``rid``, ``args``).
 
 A ``target`` is ``{"nsp": str, "rooms": [str] | null, "except": [str], "skip": [str],
-"volatile": bool}``: the broadcast flags of :class:`~socketio_core.aio.manager.BroadcastTarget`.
+"volatile": bool}``: :class:`~socketio_core.broadcast.BroadcastTarget`, the broadcast flags,
+encoded by its ``to_wire`` (``local`` is never published).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Final, Literal
 
+from .broadcast import BroadcastTarget
 from .exceptions import LocalProtocolError, MissingDependency
 from .packet import DEFAULT_NAMESPACE, Packet
 from .parsers import JsonParser, Parser
@@ -100,25 +102,9 @@ Kind = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Which sockets an operation is for; see the module docstring."""
-
-    namespace: str = DEFAULT_NAMESPACE
-    rooms: tuple[str, ...] | None = None
-    except_rooms: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-    volatile: bool = False
-
-    def to_wire(self) -> dict[str, Any]:
-        """The ``target`` field."""
-        return {
-            "nsp": self.namespace,
-            "rooms": None if self.rooms is None else list(self.rooms),
-            "except": list(self.except_rooms),
-            "skip": list(self.skip),
-            "volatile": self.volatile,
-        }
+#: The ``target`` field is the server's own broadcast value, carried unchanged (one value from
+#: the operator to the manager and across the wire); ``Target`` is its historical name here.
+Target = BroadcastTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,13 +406,7 @@ def decode(
         return Rejected(reason)
     if "target" in body:
         raw = body["target"]
-        body["target"] = Target(
-            raw["nsp"],
-            None if raw["rooms"] is None else tuple(raw["rooms"]),
-            tuple(raw["except"]),
-            tuple(raw["skip"]),
-            raw["volatile"],
-        )
+        body["target"] = BroadcastTarget.from_wire(raw)
     return ClusterMessage(kind, uid, body, to)  # type: ignore[arg-type]
 
 
@@ -467,7 +447,9 @@ def build_emit(
     """
     ns = namespace or DEFAULT_NAMESPACE
     rooms = _names(to)
-    target = Target(ns, rooms or None, _names(except_rooms), _names(skip_sid), volatile)
+    target = BroadcastTarget(
+        ns, rooms or None, _names(except_rooms), _names(skip_sid), volatile=volatile
+    )
     packet = Packet.event([event, *_as_args(data)], namespace=ns)
     messages = (parser or JsonParser()).encode(packet)
     return ClusterMessage("emit", uid, {"target": target, "messages": list(messages)})

@@ -119,7 +119,7 @@ async def test_call_returns_the_ack(serve: Serve) -> None:
     await client.send(f'461-{ack_id}[{{"_placeholder":true,"num":0}}]')
     await client.send_binary(b"\x01")
     assert await task == b"\x01"
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
 
 
 @pytest.mark.asyncio
@@ -131,7 +131,7 @@ async def test_call_timeout(serve: Serve) -> None:
         await sio.call("ignored", to=sid, timeout=0.05)
     ack_id, _ = await server_event(client)
     # Nothing is left waiting for an ack that will never be used.
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
     # A late ack is ignored.
     await client.send(f"43{ack_id}[1]")
     await client.barrier()
@@ -180,14 +180,14 @@ async def test_emit_with_callback(serve: Serve) -> None:
     ack_id, _ = await server_event(client)
     await client.send(f"43{ack_id}[3]")
     assert await asyncio.wait_for(got.get(), 5) == (None, 3)
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
 
     # The timeout passes: callback(AckTimeout), and nothing is left pending.
     await sio.emit("late", to=sid, callback=lambda *args: got.put_nowait(args), timeout=0.05)
     ack_id, _ = await server_event(client)
     (error,) = await asyncio.wait_for(got.get(), 5)
     assert isinstance(error, AckTimeout)
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
     await client.send(f"43{ack_id}[4]")  # too late: ignored
     await client.barrier()
     assert got.empty()
@@ -201,11 +201,10 @@ async def test_emit_callback_dropped_when_the_client_leaves(serve: Serve) -> Non
     calls: list[Any] = []
     await sio.emit("x", to=sid, callback=lambda *a: calls.append(a))
     await server_event(client)
-    socket = sio.dispatcher.sockets[sid]
-    assert len(socket.acks) == 1
+    assert sio.pending_acks(sid) == 1
     await client.aclose()
     await h.until_empty()
-    assert socket.acks == {}
+    assert sio.pending_acks(sid) == 0
     assert calls == []
 
 
@@ -356,7 +355,7 @@ async def test_volatile_emit_dropped_when_not_writable(serve: Serve) -> None:
         assert opening.startswith('0{"sid":"')
         poll.sid = opening[len('0{"sid":"') :].split('"')[0]
         assert await poll.request("POST", b"40") == "ok"
-        await h.until(lambda: any(s.connected for s in sio.dispatcher.sockets.values()))
+        await h.until(lambda: sio.local_sids() != [])
         # No GET is waiting: the polling transport cannot take a packet now.
         driver = sio.eio.sessions[poll.sid]
         assert not driver.writable
@@ -365,7 +364,7 @@ async def test_volatile_emit_dropped_when_not_writable(serve: Serve) -> None:
         await sio.of("/").volatile.emit("dropped too")
         await sio.emit("kept", 2)
         payload = await poll.request("GET")
-        sid = next(iter(sio.dispatcher.sockets))
+        (sid,) = sio.local_sids()
         assert payload.split("\x1e") == [f'40{{"sid":"{sid}"}}', '42["kept",2]']
     # A writable WebSocket client gets volatile events.
     client, _ = await h.connected()
