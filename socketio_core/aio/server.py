@@ -523,8 +523,14 @@ class AsyncServer:
         serves. Idempotent."""
         async with self._manager_lock:
             if not self._manager_running:
-                await self.manager.start()
                 self._manager_running = True
+                try:
+                    await self.manager.start()
+                except BaseException:  # failed or cancelled half-way: undo what started
+                    self._manager_running = False
+                    with contextlib.suppress(Exception):
+                        await self.manager.stop()
+                    raise
 
     async def shutdown(self) -> None:
         """Disconnect every client and stop the client manager (every front door calls it

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from socketio_core.aio import AsyncServer, BroadcastOperator
+from socketio_core.aio import AsyncManager, AsyncServer, BroadcastOperator, BroadcastTarget
 from socketio_core.exceptions import AckTimeout
 
 # ``serve`` (conftest.py): ``harness = await serve(sio)``; conftest cannot be imported.
@@ -213,3 +213,39 @@ def test_server_level_operator_shortcuts() -> None:
     assert sio.local.is_local
     assert sio.of("/chat").namespace == "/chat"
     assert sio.except_("x").except_rooms == ("x",)
+
+
+class RecordingManager(AsyncManager):
+    """The in-memory manager, recording the broadcast value each operation receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[BroadcastTarget] = []
+
+    async def broadcast_with_acks(
+        self, target: BroadcastTarget, event: str, args: list[Any], timeout: float
+    ) -> Any:
+        self.targets.append(target)
+        return await super().broadcast_with_acks(target, event, args, timeout)
+
+
+@pytest.mark.asyncio
+async def test_call_keeps_except_and_local(serve: Serve) -> None:
+    """Regression: ``sio.to("a").except_("b").local.timeout(1).call("x")`` dropped
+    ``except_`` and ``local`` (the operator re-spelled its flags as keyword arguments and
+    ``call`` swallowed those it did not know)."""
+    manager = RecordingManager()
+    sio = AsyncServer(manager)
+    h = await serve(sio)
+    (a, sa), (b, sb) = [await h.connected() for _ in range(2)]
+    for sid in (sa, sb):
+        await sio.enter_room(sid, "a")
+    await sio.enter_room(sb, "b")
+    task = asyncio.create_task(sio.to("a").except_("b").local.timeout(1).call("x"))
+    await answer(a, '["from a"]', '["x"]')
+    assert await task == {sa: "from a"}
+    assert manager.targets == [
+        BroadcastTarget("/", ("a",), ("b",), local=True)
+    ]  # the operator's value, unchanged
+    await b.barrier()  # b got nothing: the next message it reads is the barrier's answer
+    assert sio.pending_acks(sa) == 0 and sio.pending_acks(sb) == 0

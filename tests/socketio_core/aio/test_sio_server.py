@@ -86,10 +86,61 @@ async def test_emit_in_a_namespace(serve: Serve) -> None:
 @pytest.mark.asyncio
 async def test_emit_to_nobody_is_fine(serve: Serve) -> None:
     sio = AsyncServer()
-    await serve(sio)
-    await sio.emit("nobody", 1)
+    h = await serve(sio)
+    bystander, _ = await h.connected()
     await sio.emit("nobody", 1, to="no-such-room")
     await sio.emit("nobody", 1, namespace="/none")
+    await sio.emit("nobody", 1, skip_sid=sio.local_sids())
+    # The bystander got none of them: the next thing it reads is the barrier's answer.
+    await bystander.barrier()
+
+
+@pytest.mark.asyncio
+async def test_the_api_acts_at_the_call_from_a_plain_def_handler(serve: Serve) -> None:
+    """``emit``, ``send``, the room helpers and ``disconnect`` act without ``await``."""
+    sio = AsyncServer()
+    h = await serve(sio)
+
+    @sio.on("go")
+    def go(sid: str) -> str:  # a plain def: it cannot await
+        sio.enter_room(sid, "r")
+        sio.emit("pong", 1, to="r")
+        sio.send("hi", to=sid)
+        sio.leave_room(sid, "r")
+        sio.emit("after leaving", to="r")  # nobody is in "r" any more
+        return "ok"
+
+    @sio.on("bye")
+    def bye(sid: str) -> None:
+        sio.disconnect(sid)
+
+    client, sid = await h.connected()
+    await client.send('421["go"]')
+    await client.expect('42["pong",1]', '42["message","hi"]', '431["ok"]')
+    assert sio.rooms(sid) == [sid]
+    # The awaited form works the same and gives the end of the operation.
+    await sio.enter_room(sid, "s")
+    await sio.emit("awaited", to="s")
+    await client.expect('42["awaited"]')
+    await sio.close_room("s")
+    assert sio.rooms(sid) == [sid]
+    await client.send('42["bye"]')
+    await client.expect("41")
+    await h.until(lambda: not sio.connected(sid), "the socket to be gone")
+
+
+@pytest.mark.asyncio
+async def test_call_to_a_sid_not_connected_raises(serve: Serve) -> None:
+    """``call(to=<sid not connected>)`` raises instead of returning ``{}``."""
+    sio = AsyncServer()
+    h = await serve(sio)
+    await h.connected()
+    with pytest.raises(NotConnected):
+        await sio.call("x", to="not-a-sid", timeout=1)
+    with pytest.raises(NotConnected):
+        await sio.call("x", sid="not-a-sid", timeout=1)
+    # The broadcast form (operators) still collects from nobody.
+    assert await sio.to("empty-room").timeout(1).call("x") == {}
 
 
 # -------------------------------------------------------------------- call and acks
