@@ -69,7 +69,7 @@ from .exceptions import (
     RemoteProtocolError,
     SocketIOError,
 )
-from .packet import MAX_ACK_ID, Namespace, Packet, PacketType
+from .packet import MAX_ACK_ID, NamespaceName, Packet, PacketType
 from .parsers import Parser
 from .server_events import (
     CLIENT_NAMESPACE_DISCONNECT,
@@ -148,8 +148,8 @@ class _Socket:
     sid: str
     namespace: str
     state: SocketState = SocketState.CONNECTING
-    # Messages emitted while CONNECTING, sent right after the CONNECT reply.
-    held: list[Outgoing] = field(default_factory=list)
+    # Messages emitted while CONNECTING, sent right after the CONNECT reply (None after).
+    held: list[Outgoing] | None = field(default_factory=list)
     acks: dict[int, _PendingAck] = field(default_factory=dict)
 
     def move(self, state: SocketState) -> None:
@@ -337,9 +337,10 @@ class ServerSession:
         socket = self._socket(sid)
         socket.move(SocketState.CONNECTED)
         payload = {"sid": sid} if data is None else {**data, "sid": sid}
-        self._send(Packet(PacketType.CONNECT, Namespace(socket.namespace), payload))
-        held, socket.held = socket.held, []
-        self._out.extend(held)
+        self._send(Packet(PacketType.CONNECT, NamespaceName(socket.namespace), payload))
+        held, socket.held = socket.held, None
+        if held:
+            self._out.extend(held)
 
     def refuse(self, sid: str, data: dict[str, Any] | None = None) -> None:
         """Refuse socket ``sid``: CONNECT_ERROR ``data`` while it is CONNECTING, DISCONNECT
@@ -355,9 +356,9 @@ class ServerSession:
         socket = self._socket(sid)
         if socket.state is SocketState.CONNECTING:
             payload = ConnectionRefused().error_args if data is None else data
-            self._send(Packet(PacketType.CONNECT_ERROR, Namespace(socket.namespace), payload))
+            self._send(Packet(PacketType.CONNECT_ERROR, NamespaceName(socket.namespace), payload))
         else:
-            self._send(Packet(PacketType.DISCONNECT, Namespace(socket.namespace)))
+            self._send(Packet(PacketType.DISCONNECT, NamespaceName(socket.namespace)))
         self._forget(socket, NotConnected(f"{sid} refused"))
 
     def disconnect(self, sid: str) -> bool:
@@ -430,10 +431,11 @@ class ServerSession:
         socket = self._sockets.get(sid)
         if socket is None:
             return False
-        if socket.state is SocketState.CONNECTED:
+        held = socket.held
+        if held is None:
             self._out.extend(messages)
         else:
-            socket.held.extend(messages)
+            held.extend(messages)
         return True
 
     def ack(self, sid: str, ack_id: int, args: list[Any]) -> None:
@@ -487,7 +489,9 @@ class ServerSession:
             logger.debug("< second CONNECT to %s ignored", name)
             return
         if not self._accepts(name):
-            self._send(Packet(PacketType.CONNECT_ERROR, Namespace(name), dict(INVALID_NAMESPACE)))
+            self._send(
+                Packet(PacketType.CONNECT_ERROR, NamespaceName(name), dict(INVALID_NAMESPACE))
+            )
             return
         sid = self._new_sid()
         socket = _Socket(sid, name)
@@ -508,10 +512,11 @@ class ServerSession:
         return socket
 
     def _queue(self, socket: _Socket, messages: list[str | bytes]) -> None:
-        if socket.state is SocketState.CONNECTED:
+        held = socket.held
+        if held is None:
             self._out.extend(messages)
         else:
-            socket.held.extend(messages)
+            held.extend(messages)
 
     def _send(self, packet: Packet) -> None:
         self._out.extend(self.parser.encode(packet))
@@ -529,7 +534,7 @@ class ServerSession:
         del self._sockets[socket.sid]
         if self._by_namespace.get(socket.namespace) is socket:
             del self._by_namespace[socket.namespace]
-        socket.held.clear()
+        socket.held = None
         acks, socket.acks = socket.acks, {}
         for pending in acks.values():
             self._settle(pending, error)
