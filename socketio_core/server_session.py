@@ -500,7 +500,9 @@ class ServerSession:
         self._events.append(ConnectRequested(sid, name, auth))
 
     def _fail(self, reason: str, error: SocketIOError | None) -> None:
-        logger.info("! %s; closing the connection", reason)
+        # The reason may quote the peer's bytes: those go to DEBUG only.
+        logger.info("! %s; closing the connection", type(error).__name__ if error else reason)
+        logger.debug("! %s", reason)
         self._decoder = None
         self._connect_deadline = None
         self._events.append(CloseConnection(reason, error))

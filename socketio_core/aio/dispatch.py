@@ -197,7 +197,7 @@ class Dispatcher:
             elif type(event) is SocketDisconnected:
                 conn.inbox.push(functools.partial(self._gone, event))
             elif type(event) is CloseConnection:
-                logger.info("! %s: %s; closing", conn.eio_sid, event.reason)
+                logger.debug("x %s: closing (%s)", conn.eio_sid, event.reason)
                 conn.close()
 
     async def _connect(self, conn: ServerSessionDriver, request: ConnectRequested) -> None:

@@ -116,8 +116,15 @@ class Router:
         data: Any,
         timeout: float,
         must_exist: str | None = None,
+        sid_only: bool = False,
     ) -> Any:
-        """Emit and wait for the acks; see :meth:`AsyncServer.call`."""
+        """Emit and wait for the acks; see :meth:`AsyncServer.call`.
+
+        Args:
+            must_exist: the one sid or room named: reaching no socket raises
+                :exc:`NotConnected`.
+            sid_only: it is a sid (``call(sid=)``): never tried as a room of the cluster.
+        """
         args = as_args(data)
         single = self._single_socket(target)
         if single is not None:
@@ -133,13 +140,18 @@ class Router:
                     await self.manager.call_socket(target.namespace, remote, event, args, timeout)
                 )
             except NotConnected:
-                if must_exist is not None:
-                    raise
-        elif must_exist is not None and not self.manager.select(target):
+                if sid_only:
+                    raise  # sid=: a socket, not a room
+        elif (
+            must_exist is not None and not self.manager.cluster and not self.manager.select(target)
+        ):
             raise NotConnected(f"{must_exist} is not connected to {target.namespace}")
         result = await self.manager.broadcast_with_acks(target, event, args, timeout)
         if isinstance(result, AckTimeout):
             raise result
+        if must_exist is not None and not result:
+            # Nobody in the cluster had that sid or room: nobody could answer.
+            raise NotConnected(f"{must_exist} is not connected to {target.namespace}")
         return result
 
     async def collect_acks(

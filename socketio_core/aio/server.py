@@ -334,8 +334,10 @@ class AsyncServer:
         Raises:
             AckTimeout: no ack within ``timeout`` (``responses`` holds a broadcast's partial
                 results). Also a builtin :exc:`TimeoutError`.
-            NotConnected: ``sid`` (or a single ``to`` that has no member: nobody could
-                answer) is not connected, or disconnected before answering.
+            NotConnected: ``sid``, or a single ``to``, reaches no socket (of this process, or
+                of the cluster with a pub/sub manager): nobody could answer; or the client
+                disconnected before answering. A list of rooms, or the operators
+                (``sio.to(room).call()``), return ``{}`` instead.
         """
         target = self._target(
             namespace,
@@ -345,7 +347,9 @@ class AsyncServer:
             local=local or ignore_queue,
         )
         one = sid if sid is not None else to if isinstance(to, str) else None
-        return await self.call_target(target, event, data, timeout, must_exist=one)
+        return await self.router.call(
+            target, event, data, timeout, must_exist=one, sid_only=sid is not None
+        )
 
     async def call_target(
         self,
