@@ -174,7 +174,6 @@ class ServerSession:
     __slots__ = (
         "_accepts",
         "_ack_ids",
-        "_by_namespace",
         "_connect_deadline",
         "_decoder",
         "_events",
@@ -204,9 +203,10 @@ class ServerSession:
         self._accepts = accepts
         self._ack_ids = ack_ids if ack_ids is not None else AckIds()
         self._connect_deadline: float | None = now + connect_timeout
-        self._sockets: dict[str, _Socket] = {}  # sid -> socket
-        self._by_namespace: dict[str, _Socket] = {}
-        self._timers: list[tuple[float, int, _PendingAck]] = []
+        # namespace -> socket; a connection has a socket or two, so a sid is found by a scan
+        # (one dict per idle connection, not two).
+        self._sockets: dict[str, _Socket] = {}
+        self._timers: list[tuple[float, int, _PendingAck]] | None = None  # while none is armed
         self._timer_seq = 0
         self._out: list[Outgoing] = []
         self._events: list[ServerEvent] = []
@@ -221,40 +221,40 @@ class ServerSession:
     @property
     def sids(self) -> list[str]:
         """The sids of the sockets that are not disconnected, in CONNECT order."""
-        return list(self._sockets)
+        return [socket.sid for socket in self._sockets.values()]
 
     def state(self, sid: str) -> SocketState:
         """The state of socket ``sid`` (DISCONNECTED for one this connection does not have)."""
-        socket = self._sockets.get(sid)
+        socket = self._find(sid)
         return SocketState.DISCONNECTED if socket is None else socket.state
 
     def namespace_of(self, sid: str) -> str | None:
         """The namespace of socket ``sid``, or None."""
-        socket = self._sockets.get(sid)
+        socket = self._find(sid)
         return None if socket is None else socket.namespace
 
     def pending_acks(self, sid: str | None = None) -> int:
         """How many acks are awaited (from one socket, or from all)."""
         if sid is not None:
-            socket = self._sockets.get(sid)
+            socket = self._find(sid)
             return 0 if socket is None else len(socket.acks)
         return sum(len(s.acks) for s in self._sockets.values())
 
     # -- output --------------------------------------------------------------------------------
 
-    def data_to_send(self) -> list[Outgoing]:
+    def data_to_send(self) -> Sequence[Outgoing]:
         """The Engine.IO messages to send, in order; each call empties the list."""
         out = self._out
         if not out:
-            return []  # never the internal list: the caller may feed us while iterating
+            return ()  # never the internal list: the caller may feed us while iterating
         self._out = []
         return out
 
-    def events_received(self) -> list[ServerEvent]:
+    def events_received(self) -> Sequence[ServerEvent]:
         """The events for the application, in order; each call empties the list."""
         events = self._events
         if not events:
-            return []
+            return ()
         self._events = []
         return events
 
@@ -306,7 +306,7 @@ class ServerSession:
             _, _, pending = heapq.heappop(heap)
             if pending.done:
                 continue
-            socket = self._sockets.get(pending.sid)
+            socket = self._find(pending.sid)
             if socket is not None:
                 socket.acks.pop(pending.id, None)
             self._settle(pending, AckTimeout(f"no ack {pending.id} from {pending.sid}"))
@@ -428,7 +428,7 @@ class ServerSession:
         Returns:
             False when the socket is gone (nothing is sent).
         """
-        socket = self._sockets.get(sid)
+        socket = self._find(sid)
         if socket is None:
             return False
         held = socket.held
@@ -444,7 +444,7 @@ class ServerSession:
         Raises:
             LocalProtocolError: the arguments cannot be encoded.
         """
-        socket = self._sockets.get(sid)
+        socket = self._find(sid)
         packet = Packet.ack(args, id=ack_id, namespace=socket.namespace if socket else "/")
         if socket is not None and socket.state is SocketState.CONNECTED:
             self._send(packet)
@@ -455,14 +455,14 @@ class ServerSession:
         kind = packet.type
         name = packet.namespace
         if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
-            socket = self._by_namespace.get(name)
+            socket = self._sockets.get(name)
             if socket is None:
                 logger.debug("< event for unjoined namespace %s dropped", name)
                 return
             data = packet.data
             self._events.append(EventReceived(socket.sid, name, data[0], data[1:], packet.id))
         elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
-            socket = self._by_namespace.get(name)
+            socket = self._sockets.get(name)
             ack_id = packet.id
             pending = None if socket is None or ack_id is None else socket.acks.pop(ack_id, None)
             if pending is None:
@@ -474,7 +474,7 @@ class ServerSession:
             self._connect_deadline = None
             self._receive_connect(name, packet.data)
         elif kind is PacketType.DISCONNECT:
-            socket = self._by_namespace.get(name)
+            socket = self._sockets.get(name)
             if socket is not None:
                 connected = socket.state is SocketState.CONNECTED
                 self._forget(socket, NotConnected(f"{socket.sid} disconnected"))
@@ -485,7 +485,7 @@ class ServerSession:
             self._fail(f"unexpected {kind.name} packet", InvalidPacket(f"{kind.name} from client"))
 
     def _receive_connect(self, name: str, auth: Any) -> None:
-        if name in self._by_namespace:
+        if name in self._sockets:
             logger.debug("< second CONNECT to %s ignored", name)
             return
         if not self._accepts(name):
@@ -495,8 +495,7 @@ class ServerSession:
             return
         sid = self._new_sid()
         socket = _Socket(sid, name)
-        self._sockets[sid] = socket
-        self._by_namespace[name] = socket
+        self._sockets[name] = socket
         self._events.append(ConnectRequested(sid, name, auth))
 
     def _fail(self, reason: str, error: SocketIOError | None) -> None:
@@ -507,8 +506,14 @@ class ServerSession:
         self._connect_deadline = None
         self._events.append(CloseConnection(reason, error))
 
+    def _find(self, sid: str) -> _Socket | None:
+        for socket in self._sockets.values():
+            if socket.sid == sid:
+                return socket
+        return None
+
     def _socket(self, sid: str) -> _Socket:
-        socket = self._sockets.get(sid)
+        socket = self._find(sid)
         if socket is None:
             raise NotConnected(f"{sid} is not connected")
         return socket
@@ -528,14 +533,15 @@ class ServerSession:
         socket.acks[ack_id] = pending
         if deadline is not None:
             self._timer_seq += 1
+            if self._timers is None:
+                self._timers = []
             heapq.heappush(self._timers, (deadline, self._timer_seq, pending))
 
     def _forget(self, socket: _Socket, error: SocketIOError) -> None:
         """Move a socket to DISCONNECTED, drop it, and fail its pending acks."""
         socket.move(SocketState.DISCONNECTED)
-        del self._sockets[socket.sid]
-        if self._by_namespace.get(socket.namespace) is socket:
-            del self._by_namespace[socket.namespace]
+        if self._sockets.get(socket.namespace) is socket:
+            del self._sockets[socket.namespace]
         socket.held = None
         acks, socket.acks = socket.acks, {}
         for pending in acks.values():

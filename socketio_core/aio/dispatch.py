@@ -181,7 +181,7 @@ class Dispatcher:
 
     # --------------------------------------------------------------- core events
 
-    def _on_events(self, conn: ServerSessionDriver, events: list[ServerEvent]) -> None:
+    def _on_events(self, conn: ServerSessionDriver, events: Sequence[ServerEvent]) -> None:
         for event in events:
             if type(event) is EventReceived:
                 if self.async_handlers:

@@ -114,6 +114,7 @@ class AsyncServer:
         self.packet_middlewares: list[tuple[str | None, Middleware]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._manager_running = False
+        self._served = False  # startup() ran once: the lifecycle is owned by a front door
         self._manager_lock = asyncio.Lock()
         self.dispatcher = Dispatcher(
             self.parser,
@@ -525,6 +526,7 @@ class AsyncServer:
     async def startup(self) -> None:
         """Start the client manager (a pub/sub listener); every front door calls it once it
         serves. Idempotent."""
+        self._served = True
         async with self._manager_lock:
             if not self._manager_running:
                 self._manager_running = True
@@ -643,8 +645,9 @@ class AsyncServer:
 
     def _on_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
         self.dispatcher.on_eio_connect(eio_sid, environ)
-        if not self._manager_running and not self._manager_lock.locked():
-            self._spawn(self.startup())  # no front door said it serves (ASGI without lifespan)
+        if not self._served and not self._manager_lock.locked():
+            # No front door said it serves (ASGI without lifespan): start on first use.
+            self._spawn(self.startup())
 
     def _eio_session(self, eio_sid: str) -> EngineIOSession | None:
         return self.eio.sessions.get(Sid(eio_sid))

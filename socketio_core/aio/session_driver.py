@@ -53,7 +53,7 @@ class EngineIOSession(Protocol):
         """``polling`` or ``websocket``."""
 
 
-OnEvents = Callable[["ServerSessionDriver", list[ServerEvent]], None]
+OnEvents = Callable[["ServerSessionDriver", Sequence[ServerEvent]], None]
 
 
 class ServerSessionDriver:
@@ -61,6 +61,7 @@ class ServerSessionDriver:
 
     __slots__ = (
         "_environ",
+        "_inbox",
         "_loop",
         "_on_events",
         "_timer",
@@ -68,7 +69,6 @@ class ServerSessionDriver:
         "core",
         "eio",
         "eio_sid",
-        "inbox",
         "request",
     )
 
@@ -92,7 +92,7 @@ class ServerSessionDriver:
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
-        self.inbox = OrderedInbox(eio_sid)
+        self._inbox: OrderedInbox | None = None  # made on first use: an idle one holds none
         self._schedule_timer()
 
     @property
@@ -101,6 +101,14 @@ class ServerSessionDriver:
         if self._environ is not None or self.request is None:
             return self._environ or {}
         return dict(self.request.environ)
+
+    @property
+    def inbox(self) -> OrderedInbox:
+        """The connection's ordered inbox (its handlers run there, in arrival order)."""
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = OrderedInbox(self.eio_sid)
+        return inbox
 
     def now(self) -> float:
         """The loop's clock, the ``now`` the core is fed."""

@@ -68,11 +68,11 @@ class Pair:
 
     def server_events(self) -> list[se.ServerEvent]:
         self.flow()
-        return self.server.events_received()
+        return list(self.server.events_received())
 
     def client_events(self) -> list[ce.ClientEvent]:
         self.flow()
-        return self.client.events_received()
+        return list(self.client.events_received())
 
     def join(self, namespace: str = "/") -> str:
         """Connect ``namespace`` and accept it; returns the sid."""
@@ -123,13 +123,13 @@ def test_connect_timeout_closes_a_silent_connection() -> None:
     pair = Pair(connect_timeout=5.0)
     assert pair.server.next_deadline() == 5.0
     pair.tick(4.9)
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
     pair.tick(0.1)
-    assert pair.server.events_received() == [se.CloseConnection("no CONNECT in time")]
+    assert list(pair.server.events_received()) == [se.CloseConnection("no CONNECT in time")]
     assert not pair.server.open
     assert pair.server.next_deadline() is None
     pair.server.receive_message("0", pair.now)  # ignored once closing
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
 
 
 def test_a_refused_connect_also_stops_the_connect_timer() -> None:
@@ -139,7 +139,7 @@ def test_a_refused_connect_also_stops_the_connect_timer() -> None:
     assert pair.client_events() == [ce.NamespaceRefused("/nope", {"message": "Invalid namespace"})]
     assert pair.wire[-1] == ("<", '4/nope,{"message":"Invalid namespace"}')
     pair.tick(10)
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
 
 
 def test_refusal_with_data_and_a_second_connect_ignored() -> None:
@@ -148,7 +148,7 @@ def test_refusal_with_data_and_a_second_connect_ignored() -> None:
     (request,) = pair.server_events()
     assert isinstance(request, se.ConnectRequested)
     pair.server.receive_message("0/chat,", 0.0)  # a second CONNECT to the same namespace
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
     pair.server.refuse(request.sid, {"message": "no", "data": {"retry": False}})
     assert pair.client_events() == [
         ce.NamespaceRefused("/chat", {"message": "no", "data": {"retry": False}})
@@ -164,9 +164,9 @@ def test_emits_are_held_until_the_connect_reply() -> None:
     (request,) = pair.server_events()
     pair.server.emit(request.sid, ["welcome", 1], 0.0)
     pair.server.deliver(request.sid, ['2["shared"]'])
-    assert pair.server.data_to_send() == []
+    assert list(pair.server.data_to_send()) == []
     pair.server.accept(request.sid)
-    assert pair.server.data_to_send() == ['0{"sid":"sid0"}', '2["welcome",1]', '2["shared"]']
+    assert list(pair.server.data_to_send()) == ['0{"sid":"sid0"}', '2["welcome",1]', '2["shared"]']
 
 
 def test_refusal_drops_what_was_held_and_fails_its_acks() -> None:
@@ -175,7 +175,7 @@ def test_refusal_drops_what_was_held_and_fails_its_acks() -> None:
     (request,) = pair.server_events()
     pair.server.emit(request.sid, ["x"], 0.0, token="t", timeout=5)
     pair.server.refuse(request.sid)
-    assert pair.server.data_to_send() == ['4{"message":"Connection rejected by server"}']
+    assert list(pair.server.data_to_send()) == ['4{"message":"Connection rejected by server"}']
     (failed,) = pair.server.events_received()
     assert isinstance(failed, se.AckFailed) and isinstance(failed.error, NotConnected)
     assert pair.server.next_deadline() is None
@@ -199,7 +199,7 @@ def test_accept_with_extra_connect_data() -> None:
     pair.client.connect_namespace("/")
     pair.flow()
     pair.server.accept("sid0", {"pid": "p1"})
-    assert pair.server.data_to_send() == ['0{"pid":"p1","sid":"sid0"}']
+    assert list(pair.server.data_to_send()) == ['0{"pid":"p1","sid":"sid0"}']
 
 
 # ------------------------------------------------------------------- events and acks
@@ -241,14 +241,14 @@ def test_ack_timeout_leaves_nothing_pending_and_a_late_ack_is_dropped() -> None:
     pair.server.emit(sid, ["forever"], pair.now, token="u")  # no timeout
     pair.flow()
     pair.tick(2.9)
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
     pair.tick(0.1)
     (failed,) = pair.server.events_received()
     assert failed == se.AckFailed(sid, "t", failed.error)
     assert isinstance(failed.error, AckTimeout)
     assert pair.server.pending_acks() == 1  # only the one without a timeout
     pair.server.receive_message("30[]", pair.now)  # the late ack
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
 
 
 def test_acks_that_match_nothing_and_events_for_unjoined_namespaces_are_dropped() -> None:
@@ -256,7 +256,7 @@ def test_acks_that_match_nothing_and_events_for_unjoined_namespaces_are_dropped(
     pair.join()
     for literal in ("399[]", '2/chat,["x"]', "3/chat,1[]"):
         pair.server.receive_message(literal, 0.0)
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
     assert pair.server.open
 
 
@@ -320,17 +320,17 @@ def test_transport_close_disconnects_every_socket() -> None:
     (request,) = pair.server_events()
     pair.server.emit(sid, ["a"], 0.0, token=1, timeout=5)
     pair.server.connection_closed("transport close")
-    events = pair.server.events_received()
+    events = list(pair.server.events_received())
     assert events[1:] == [
         se.SocketDisconnected(sid, "/", "transport close", True),
         se.SocketDisconnected(request.sid, "/chat", "transport close", False),
     ]
     assert isinstance(events[0], se.AckFailed)
-    assert pair.server.data_to_send() == []
+    assert list(pair.server.data_to_send()) == []
     assert pair.server.sids == []
     assert pair.server.next_deadline() is None
     pair.server.receive_message('2["late"]', 1.0)
-    assert pair.server.events_received() == []
+    assert list(pair.server.events_received()) == []
 
 
 def test_disconnect_while_connecting_is_a_refusal() -> None:
@@ -372,14 +372,14 @@ def test_bad_input_closes_the_connection(
     server.events_received()
     server.receive_message(message, 0.0)
     if message == '51-["x",{"_placeholder":true,"num":0}]':
-        assert server.events_received() == []
+        assert list(server.events_received()) == []
         server.receive_message('2["text while reconstructing"]', 0.0)
     (event,) = server.events_received()
     assert isinstance(event, se.CloseConnection)
     assert isinstance(event.error, error), event
     assert not server.open
     server.receive_message("0/chat,", 0.0)  # nothing more is read
-    assert server.events_received() == []
+    assert list(server.events_received()) == []
 
 
 def test_constructor_limits() -> None:
