@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Final, Literal
 
+from .args import as_args
 from .broadcast import BroadcastTarget
 from .exceptions import LocalProtocolError, MissingDependency
 from .packet import DEFAULT_NAMESPACE, Packet
@@ -413,15 +414,6 @@ def decode(
 # -------------------------------------------------------------------- emitters
 
 
-def _as_args(data: Any) -> list[Any]:
-    """python-socketio's convention: None is no argument, a tuple several, else one."""
-    if data is None:
-        return []
-    if isinstance(data, tuple):
-        return list(data)
-    return [data]
-
-
 def _names(value: str | Any | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -450,6 +442,6 @@ def build_emit(
     target = BroadcastTarget(
         ns, rooms or None, _names(except_rooms), _names(skip_sid), volatile=volatile
     )
-    packet = Packet.event([event, *_as_args(data)], namespace=ns)
+    packet = Packet.event([event, *as_args(data)], namespace=ns)
     messages = (parser or JsonParser()).encode(packet)
     return ClusterMessage("emit", uid, {"target": target, "messages": list(messages)})

@@ -1,16 +1,9 @@
-"""What the server's sans-I/O core hands its I/O layer, and the one rule for ack values.
+"""What the server's sans-I/O core hands its I/O layer: the events of a connection.
 
 :class:`socketio_core.server_session.ServerSession` returns the events below from
 ``events_received()``. Events report what the *peer*, the *clock* or the *transport* did; the
 application's own decisions (accept, refuse, emit, ack, disconnect) produce Engine.IO messages
 and, for a disconnect, :class:`AckFailed` events, never an event that echoes the decision.
-
-Argument packing is written once, here, for the whole package:
-
-* :func:`as_args`: python-socketio's ``data`` convention (``None`` is no argument, a tuple
-  several, anything else one); also how a handler's return value becomes ACK arguments.
-* :func:`ack_value`: an ACK's arguments as one Python value (``None``, the one value, or a
-  tuple of several), what ``call()`` returns and what a broadcast collects per sid.
 """
 
 from __future__ import annotations
@@ -30,41 +23,12 @@ __all__ = [
     "EventReceived",
     "ServerEvent",
     "SocketDisconnected",
-    "ack_value",
-    "as_args",
 ]
 
 #: Disconnect reasons the core produces (python-socketio's and Node's names); the others are
 #: the Engine.IO close reasons, passed through.
 CLIENT_NAMESPACE_DISCONNECT: Final = "client namespace disconnect"
 SERVER_NAMESPACE_DISCONNECT: Final = "server namespace disconnect"
-
-
-def as_args(data: Any) -> list[Any]:
-    """python-socketio's convention: None is no argument, a tuple several, else one.
-
-    Args:
-        data: what the application passed (``emit(event, data)``) or a handler returned.
-
-    Returns:
-        The packet's argument list (a new list).
-    """
-    if data is None:
-        return []
-    if isinstance(data, tuple):
-        return list(data)
-    return [data]
-
-
-def ack_value(args: list[Any]) -> Any:
-    """The value of an ACK's arguments: None for none, the value for one, a tuple for several.
-
-    The inverse of :func:`as_args` (``ack_value(as_args(x)) == x`` for None, a tuple of two or
-    more, and anything that is not a tuple).
-    """
-    if len(args) == 1:
-        return args[0]
-    return tuple(args) if args else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from ..args import ack_value
 from ..exceptions import AckTimeout, SocketIOError
-from ..server_events import ack_value
 
 __all__ = ["AckCollector", "AckWaiter", "settle"]
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from engineio_core.handshake import new_sid
 
+from ..args import as_args
 from ..exceptions import ConnectionRefused, NotConnected, SocketIOError
 from ..packet import Packet
 from ..parsers import Parser
@@ -46,7 +47,6 @@ from ..server_events import (
     EventReceived,
     ServerEvent,
     SocketDisconnected,
-    as_args,
 )
 from ..server_session import AckIds, ServerSession
 from .acks import AckCollector, AckWaiter, settle

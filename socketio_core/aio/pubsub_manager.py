@@ -22,10 +22,10 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..args import ack_value
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
 from ..parsers import JsonParser
 from ..pubsub import ClusterMessage, Target, build_emit
-from ..server_events import ack_value
 from .manager import BroadcastTarget, SocketInfo
 from .pubsub_link import ClusterList, PendingRequest, PubSubLink, PubSubStats
 

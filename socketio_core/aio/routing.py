@@ -22,11 +22,11 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
+from ..args import ack_value, as_args
 from ..broadcast import BroadcastTarget
 from ..exceptions import AckTimeout, NotConnected
 from ..packet import Packet
 from ..parsers import Parser
-from ..server_events import ack_value, as_args
 from .acks import AckWaiter
 from .dispatch import Dispatcher, SocketContext
 from .eager import done, start_now

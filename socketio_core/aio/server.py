@@ -328,7 +328,7 @@ class AsyncServer:
     ) -> Any:
         """Emit to one client and wait for its ack; returns the ack's argument(s).
 
-        The value is :func:`~socketio_core.server_events.ack_value` of the ack's arguments:
+        The value is :func:`~socketio_core.args.ack_value` of the ack's arguments:
         None for none, the value for one, a tuple for several. To a room (or everyone) it
         waits for every recipient's ack and returns a dict of such values by sid.
 

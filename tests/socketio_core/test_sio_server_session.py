@@ -13,6 +13,7 @@ import pytest
 
 from socketio_core import client_events as ce
 from socketio_core import server_events as se
+from socketio_core.args import ack_value, as_args
 from socketio_core.client_session import ClientSession
 from socketio_core.exceptions import (
     AckTimeout,
@@ -98,9 +99,9 @@ class Pair:
     [(None, []), (1, [1]), ((1, 2), [1, 2]), ([1, 2], [[1, 2]]), ((), []), ((5,), [5])],
 )
 def test_as_args_and_ack_value(data: Any, args: list[Any]) -> None:
-    assert se.as_args(data) == args
+    assert as_args(data) == args
     expected = None if data == () else 5 if data == (5,) else data
-    assert se.ack_value(args) == expected
+    assert ack_value(args) == expected
 
 
 # ----------------------------------------------------------------------- connecting
