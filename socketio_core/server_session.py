@@ -422,21 +422,25 @@ class ServerSession:
             raise LocalProtocolError(f"ack id {ack_id} is already pending on {sid}")
         self._expect(socket, ack_id, token, deadline)
 
-    def deliver(self, sid: str, messages: Sequence[Outgoing]) -> bool:
-        """Send messages already encoded (a broadcast's), held while the socket is CONNECTING.
+    def deliver(self, sid: str, messages: Sequence[Outgoing]) -> Sequence[Outgoing]:
+        """Messages already encoded (a broadcast's) for socket ``sid``: the fan-out path.
+
+        Unlike the other decisions, this one hands its output back at once instead of
+        queueing it for :meth:`data_to_send` (whose queue the I/O layer empties after every
+        call, so the order of the connection's messages is the same).
 
         Returns:
-            False when the socket is gone (nothing is sent).
+            ``messages`` when they go now; nothing when the socket is CONNECTING (they are
+            held, and sent after the CONNECT reply) or gone.
         """
-        socket = self._find(sid)
-        if socket is None:
-            return False
-        held = socket.held
-        if held is None:
-            self._out.extend(messages)
-        else:
-            held.extend(messages)
-        return True
+        for socket in self._sockets.values():
+            if socket.sid == sid:
+                held = socket.held
+                if held is None:
+                    return messages
+                held.extend(messages)
+                return ()
+        return ()
 
     def ack(self, sid: str, ack_id: int, args: list[Any]) -> None:
         """Acknowledge the client's event ``ack_id`` (dropped if the socket is not connected).

@@ -291,14 +291,6 @@ class Dispatcher:
         ctx = self.sockets.get(sid)
         return ctx if ctx is not None and ctx.namespace == namespace else None
 
-    def deliver(
-        self, namespace: str, sid: str, messages: Sequence[Any], volatile: bool = False
-    ) -> None:
-        """Hand messages encoded once to one local socket (the manager's fan-out)."""
-        ctx = self.sockets.get(sid)
-        if ctx is not None and ctx.namespace == namespace:
-            ctx.conn.deliver(sid, messages, volatile)
-
     def emit(
         self,
         ctx: SocketContext,

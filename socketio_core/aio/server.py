@@ -605,7 +605,9 @@ class AsyncServer:
         volatile: bool = False,
     ) -> None:
         """Hand pre-encoded messages to one local socket (the manager's fan-out)."""
-        self.dispatcher.deliver(namespace, sid, messages, volatile)
+        ctx = self.dispatcher.sockets.get(sid)
+        if ctx is not None and ctx.namespace == namespace:
+            ctx.conn.deliver(sid, messages, volatile)
 
     async def collect_acks(
         self, target: BroadcastTarget, event: str, args: list[Any], timeout: float

@@ -167,8 +167,11 @@ class ServerSessionDriver:
         eio = self.eio
         if eio is None or (volatile and not eio.writable):
             return
-        if self.core.deliver(sid, messages):
-            self._send_output(eio)
+        try:
+            for message in self.core.deliver(sid, messages):
+                eio.send(message)
+        except SessionClosed as exc:  # the client is leaving
+            logger.debug("x %s: %s", self.eio_sid, exc)
 
     def ack(self, sid: str, ack_id: int, args: list[Any]) -> None:
         """Acknowledge the client's event ``ack_id``."""

@@ -164,7 +164,7 @@ def test_emits_are_held_until_the_connect_reply() -> None:
     pair.client.connect_namespace("/")
     (request,) = pair.server_events()
     pair.server.emit(request.sid, ["welcome", 1], 0.0)
-    pair.server.deliver(request.sid, ['2["shared"]'])
+    assert pair.server.deliver(request.sid, ['2["shared"]']) == ()  # held
     assert list(pair.server.data_to_send()) == []
     pair.server.accept(request.sid)
     assert list(pair.server.data_to_send()) == ['0{"sid":"sid0"}', '2["welcome",1]', '2["shared"]']
@@ -192,7 +192,7 @@ def test_the_transition_table_refuses_misuse() -> None:
     assert pair.server.disconnect(sid) is True
     with pytest.raises(NotConnected):
         pair.server.disconnect(sid)
-    assert pair.server.deliver(sid, ["2[]"]) is False
+    assert pair.server.deliver(sid, ["2[]"]) == ()
 
 
 def test_accept_with_extra_connect_data() -> None:
@@ -270,7 +270,7 @@ def test_one_ack_id_shared_by_a_broadcast() -> None:
     messages = [f'2{ack_id}["all"]']
     for pair, sid in ((a, sa), (b, sb)):
         pair.server.expect_ack(sid, ack_id, "all", 5.0)
-        pair.server.deliver(sid, messages)
+        assert pair.server.deliver(sid, messages) is messages  # goes now, as it is
     with pytest.raises(LocalProtocolError):
         a.server.expect_ack(sa, ack_id, "again", None)
     a.client.ack("/", ack_id, ["from a"])
