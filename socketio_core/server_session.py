@@ -261,6 +261,8 @@ class ServerSession:
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` must next be called, or None."""
         heap = self._timers
+        if not heap:
+            return self._connect_deadline
         while heap and heap[0][2].done:
             heapq.heappop(heap)
         when = heap[0][0] if heap else None
@@ -448,10 +450,13 @@ class ServerSession:
         Raises:
             LocalProtocolError: the arguments cannot be encoded.
         """
-        socket = self._find(sid)
-        packet = Packet.ack(args, id=ack_id, namespace=socket.namespace if socket else "/")
-        if socket is not None and socket.state is SocketState.CONNECTED:
-            self._send(packet)
+        for socket in self._sockets.values():
+            if socket.sid == sid:
+                packet = Packet.ack(args, id=ack_id, namespace=socket.namespace)
+                if socket.state is SocketState.CONNECTED:
+                    self._out.extend(self.parser.encode(packet))
+                return
+        Packet.ack(args, id=ack_id)  # a socket that is gone: still check the arguments
 
     # -- internals -----------------------------------------------------------------------------
 

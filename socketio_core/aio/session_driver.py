@@ -117,9 +117,18 @@ class ServerSessionDriver:
     # ------------------------------------------------------------------------ inputs
 
     def receive(self, data: str | bytes) -> None:
-        """One Engine.IO message from the client."""
-        self.core.receive_message(data, self._loop.time())
-        self.pump()
+        """One Engine.IO message from the client (the per-message path: :meth:`pump`, with
+        the common case of no output first)."""
+        core = self.core
+        core.receive_message(data, self._loop.time())
+        out = core.data_to_send()
+        if out:
+            self._send(out)
+        events = core.events_received()
+        if events:
+            self._on_events(self, events)
+        if core.next_deadline() != self._timer_when:
+            self._schedule_timer()
 
     def connection_closed(self, reason: str) -> None:
         """The Engine.IO connection is gone."""
@@ -175,10 +184,11 @@ class ServerSessionDriver:
 
     def ack(self, sid: str, ack_id: int, args: list[Any]) -> None:
         """Acknowledge the client's event ``ack_id``."""
-        self.core.ack(sid, ack_id, args)
-        eio = self.eio
-        if eio is not None:
-            self._send_output(eio)
+        core = self.core
+        core.ack(sid, ack_id, args)
+        out = core.data_to_send()
+        if out:
+            self._send(out)
 
     def close(self) -> None:
         """Close the Engine.IO connection (the core then hears ``connection_closed``)."""
@@ -189,21 +199,23 @@ class ServerSessionDriver:
 
     def pump(self) -> None:
         """Move what the core produced: messages to Engine.IO, events to the dispatcher."""
-        eio = self.eio
-        if eio is not None:
-            self._send_output(eio)
+        out = self.core.data_to_send()
+        if out:
+            self._send(out)
         events = self.core.events_received()
         if events:
             self._on_events(self, events)
         self._schedule_timer()
 
-    def _send_output(self, eio: EngineIOSession) -> None:
-        for message in self.core.data_to_send():
-            try:
+    def _send(self, messages: Sequence[Any]) -> None:
+        eio = self.eio
+        if eio is None:
+            return
+        try:
+            for message in messages:
                 eio.send(message)
-            except SessionClosed as exc:  # the client is leaving
-                logger.debug("x %s: %s", self.eio_sid, exc)
-                return
+        except SessionClosed as exc:  # the client is leaving
+            logger.debug("x %s: %s", self.eio_sid, exc)
 
     def _schedule_timer(self) -> None:
         deadline = self.core.next_deadline()
