@@ -14,7 +14,10 @@ A :class:`ServerSession` lives as long as one Engine.IO connection. The I/O laye
 * :meth:`~ServerSession.on_timer` at :meth:`~ServerSession.next_deadline`.
 
 Output is pulled: :meth:`~ServerSession.data_to_send` (Engine.IO messages, in order) and
-:meth:`~ServerSession.events_received` (:mod:`socketio_core.server_events`). Ack callbacks are
+:meth:`~ServerSession.events_received` (:mod:`socketio_core.server_events`). One exception,
+for speed: :meth:`~ServerSession.deliver`, a broadcast's per-recipient path, hands back the
+messages that go now instead of queueing them (the queue is empty then: the I/O layer
+empties it after every call). Ack callbacks are
 opaque *tokens*: the I/O layer passes any object with an emit and gets it back in
 :class:`AckReceived` or :class:`AckFailed`.
 
