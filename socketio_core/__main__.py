@@ -229,7 +229,6 @@ async def run(args: argparse.Namespace) -> None:
     async with server.listen(
         args.host, args.port, socketio_path=args.socketio_path, ssl=context
     ) as front:
-        await server._start_manager()
         scheme = "https" if context else "http"
         host = args.host if ":" not in args.host else f"[{args.host}]"
         print(
