@@ -53,7 +53,33 @@ _LAZY: dict[str, tuple[str, str]] = {
     "reason": ("socketio_core.reasons", "Reason"),
 }
 
-__all__ = sorted([*_LAZY, "exceptions"])
+__all__ = [
+    "ASGIApp",
+    "AsyncAioPikaManager",
+    "AsyncClient",
+    "AsyncClientNamespace",
+    "AsyncManager",
+    "AsyncNamespace",
+    "AsyncPubSubManager",
+    "AsyncRedisManager",
+    "AsyncServer",
+    "AsyncSimpleClient",
+    "Client",
+    "ClientNamespace",
+    "Emitter",
+    "KombuManager",
+    "Manager",
+    "Middleware",
+    "Namespace",
+    "PubSubManager",
+    "RedisManager",
+    "Server",
+    "SimpleClient",
+    "WSGIApp",
+    "exceptions",
+    "get_tornado_handler",
+    "reason",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -27,12 +27,12 @@ from ..exceptions import MissingDependency
 from .aiopika_manager import AsyncAioPikaManager
 from .redis_manager import AsyncRedisManager
 
-__all__ = ["KombuManager", "RedisManager"]
+__all__ = ["KombuManager", "RedisManager"]  # functions with python-socketio's class names
 
 logger = logging.getLogger(__name__)
 
 
-def RedisManager(  # noqa: N802 (python-socketio's class name)
+def RedisManager(
     url: str = "redis://localhost:6379/0",
     channel: str = "socketio",
     write_only: bool = False,
@@ -56,7 +56,7 @@ def RedisManager(  # noqa: N802 (python-socketio's class name)
     return AsyncRedisManager(url, channel, redis_options=redis_options, **options)
 
 
-def KombuManager(  # noqa: N802 (python-socketio's class name)
+def KombuManager(
     url: str = "amqp://guest:guest@localhost:5672//",
     channel: str = "socketio",
     write_only: bool = False,

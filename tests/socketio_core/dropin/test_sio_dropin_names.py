@@ -148,6 +148,9 @@ def test_json_module_makes_payloads_ready() -> None:
 
     parser = JsonModuleParser(Module)
     packet = Packet.event(["price", {"total": Money(250)}, b"\x01"])
-    assert parser.encode(packet) == ['51-["price",{"total":{"cents":250}},{"_placeholder":true,"num":0}]', b"\x01"]
+    assert parser.encode(packet) == [
+        '51-["price",{"total":{"cents":250}},{"_placeholder":true,"num":0}]',
+        b"\x01",
+    ]
     with pytest.raises(TypeError, match="dumps"):
         socketio.AsyncServer(json=object())
