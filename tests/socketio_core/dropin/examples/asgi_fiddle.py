@@ -7,23 +7,26 @@ import uvicorn
 
 import socketio_core as socketio
 
-sio = socketio.AsyncServer(async_mode='asgi')
-app = socketio.ASGIApp(sio, static_files={
-    '/': 'fiddle.html',
-    '/static': 'static',
-})
+sio = socketio.AsyncServer(async_mode="asgi")
+app = socketio.ASGIApp(
+    sio,
+    static_files={
+        "/": "fiddle.html",
+        "/static": "static",
+    },
+)
 
 
 @sio.event
 async def connect(sid, environ, auth):
-    print(f'connected auth={auth} sid={sid}', flush=True)
-    await sio.emit('hello', (1, 2, {'hello': 'you'}), to=sid)
+    print(f"connected auth={auth} sid={sid}", flush=True)
+    await sio.emit("hello", (1, 2, {"hello": "you"}), to=sid)
 
 
 @sio.event
 def disconnect(sid, reason):
-    print('disconnected', sid, reason, flush=True)
+    print("disconnected", sid, reason, flush=True)
 
 
-if __name__ == '__main__':
-    uvicorn.run(app, host='127.0.0.1', port=int(os.environ.get('PORT', 5000)))
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", 5000)))

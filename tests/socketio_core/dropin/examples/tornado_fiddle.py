@@ -3,31 +3,31 @@
 import os
 
 import tornado.ioloop
-from tornado.options import define, options, parse_command_line
 import tornado.web
+from tornado.options import define, options, parse_command_line
 
 import socketio_core as socketio
 
 define("port", default=5000, help="run on the given port", type=int)
 define("debug", default=False, help="run in debug mode")
 
-sio = socketio.AsyncServer(async_mode='tornado')
+sio = socketio.AsyncServer(async_mode="tornado")
 
 
 class MainHandler(tornado.web.RequestHandler):
     def get(self):
-        self.write(open('fiddle.html').read())
+        self.write(open("fiddle.html").read())
 
 
 @sio.event
 async def connect(sid, environ, auth):
-    print(f'connected auth={auth} sid={sid}', flush=True)
-    await sio.emit('hello', (1, 2, {'hello': 'you'}), to=sid)
+    print(f"connected auth={auth} sid={sid}", flush=True)
+    await sio.emit("hello", (1, 2, {"hello": "you"}), to=sid)
 
 
 @sio.event
 def disconnect(sid, reason):
-    print('disconnected', sid, reason, flush=True)
+    print("disconnected", sid, reason, flush=True)
 
 
 def main():
@@ -40,7 +40,7 @@ def main():
         static_path=os.path.join(os.path.dirname(__file__), "static"),
         debug=options.debug,
     )
-    app.listen(options.port, address='127.0.0.1')
+    app.listen(options.port, address="127.0.0.1")
     tornado.ioloop.IOLoop.current().start()
 
 
