@@ -134,3 +134,41 @@ async def run_client_script(script: str, url: str, until: str) -> list[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 15)
         await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+async def seed_scenario(url_a: str, url_b: str, transports: list[str] | None) -> None:
+    """The seed tutorial's rooms and sends, with two of our clients (A on ``url_a``, B on
+    ``url_b``: two servers of a cluster, or the same one)."""
+    import socketio_core as socketio  # noqa: PLC0415 (the module under test)
+
+    inboxes: list[asyncio.Queue[Any]] = [asyncio.Queue(), asyncio.Queue()]
+    clients = [socketio.AsyncClient(reconnection=False) for _ in inboxes]
+    for client, inbox in zip(clients, inboxes, strict=True):
+        client.on("*", lambda event, *args, inbox=inbox: inbox.put_nowait([event, *args]))
+
+    async def get(index: int) -> Any:
+        return await asyncio.wait_for(inboxes[index].get(), TIMEOUT)
+
+    a, b = clients
+    await a.connect(url_a, transports=transports)
+    await b.connect(url_b, transports=transports)
+    try:
+        for index, client in enumerate(clients):
+            await client.emit("chat")
+            assert await get(index) == ["rooms", sorted([client.sid, "chat_users"])]
+        await a.emit("my message", {"x": 1})
+        assert await get(1) == ["my reply", {"x": 1}]
+        await a.emit("my custom event", {"y": 2})
+        foobar = {"data": "foobar"}
+        mine = [await get(0) for _ in range(4)]
+        assert mine == [["my event", foobar]] * 2 + [["message", foobar]] * 2  # no "my reply"
+        assert [await get(1), await get(1)] == [["my event", foobar], ["message", foobar]]
+        await a.emit("exit_chat")
+        assert await get(0) == ["rooms", [a.sid]]
+        await b.emit("my message", "only B was left in the room")
+        await b.emit("chat")
+        assert await get(1) == ["rooms", sorted([b.sid, "chat_users"])]
+        assert inboxes[0].empty()
+    finally:
+        await a.disconnect()
+        await b.disconnect()
