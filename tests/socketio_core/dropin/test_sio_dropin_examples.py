@@ -34,6 +34,12 @@ SERVERS: dict[str, tuple[list[str], Path, str, tuple[str, ...]]] = {
         "fiddle",
         (),
     ),
+    "asgi fastapi (uvicorn)": (
+        ["{py}", "-m", "uvicorn", "--port", "{port}", "fastapi_fiddle:combined_asgi_app"],
+        EXAMPLES,
+        "fiddle",
+        (),
+    ),
     "aiohttp": (["{py}", "aiohttp_fiddle.py"], EXAMPLES, "fiddle", ()),
     "sanic": (["{py}", "sanic_fiddle.py"], EXAMPLES, "fiddle", ()),
     "tornado": (["{py}", "tornado_fiddle.py", "--port={port}"], EXAMPLES, "fiddle", ()),
