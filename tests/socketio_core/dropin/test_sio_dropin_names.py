@@ -124,6 +124,8 @@ def test_python_socketio_client_options_are_accepted_at_construction() -> None:
 
 def test_logger_option_takes_a_logger(caplog: pytest.LogCaptureFixture) -> None:
     mine = logging.getLogger("test.app.logger")
+    package = logging.getLogger("socketio_core")
+    level = package.level
     socketio.AsyncServer(logger=mine)
     with caplog.at_level(logging.INFO, logger="test.app.logger"):
         logging.getLogger("socketio_core.probe").info("hello from the package")
@@ -132,6 +134,7 @@ def test_logger_option_takes_a_logger(caplog: pytest.LogCaptureFixture) -> None:
     for handler in list(handlers):
         if getattr(handler, "target", None) is mine:
             handlers.remove(handler)
+    package.setLevel(level)
 
 
 def test_json_module_makes_payloads_ready() -> None:
@@ -154,3 +157,30 @@ def test_json_module_makes_payloads_ready() -> None:
     ]
     with pytest.raises(TypeError, match="dumps"):
         socketio.AsyncServer(json=object())
+
+
+def test_manager_names() -> None:
+    from socketio_core.aio.aiopika_manager import AsyncAioPikaManager
+    from socketio_core.aio.redis_manager import AsyncRedisManager
+
+    assert isinstance(socketio.RedisManager("redis://127.0.0.1:1/0"), AsyncRedisManager)
+    kombu = socketio.KombuManager("amqp://")
+    assert isinstance(kombu, AsyncAioPikaManager)
+    assert kombu.url == "amqp://guest:guest@localhost:5672//"
+    assert socketio.KombuManager("pyamqp://u:p@h:1//").url == "amqp://u:p@h:1//"
+    with pytest.raises(ValueError, match="RedisManager"):
+        socketio.KombuManager("redis://localhost")
+    assert socketio.AsyncManager is socketio.Manager
+
+
+def test_unused_client_options_say_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="socketio_core.options"):
+        socketio.AsyncClient(http_session=object(), websocket_extra_options={"x": 1})
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("http_session" in m for m in messages)
+    assert any("websocket_extra_options" in m for m in messages)
+
+
+def test_attach_refuses_other_applications() -> None:
+    with pytest.raises(TypeError, match="ASGIApp"):
+        socketio.AsyncServer().attach(object())
