@@ -3,8 +3,7 @@ socketio``, run with their own commands and driven over loopback by Node's socke
 and by our clients, over polling, websocket and upgrade.
 
 The programs are in ``examples/`` (each says which python-socketio example it copies); the
-only edits besides the import are the port (from ``$PORT``) and the server's URL in the
-clients (from ``$SERVER_URL``).
+programs read their port from ``$PORT`` and the clients the server's URL from ``$SERVER_URL``.
 """
 
 from __future__ import annotations
@@ -64,19 +63,22 @@ NODE_TRANSPORTS = {"polling": "polling", "websocket": "websocket", "upgrade": "p
 
 HELLO = [1, 2, {"hello": "you"}]
 APP_STEPS: list[Any] = [
-    ["expect", "my_response"],
-    ["emit", "my_event", {"data": "hi"}],
-    ["expect", "my_response"],
+    ["expect", "reply"],
+    ["emit", "echo", {"text": "hi"}],
+    ["expect", "reply"],
     ["emit", "join", {"room": "r1"}],
-    ["expect", "my_response"],
-    ["emit", "my_room_event", {"room": "r1", "data": "to the room"}],
-    ["expect", "my_response"],
+    ["expect", "reply"],
+    ["emit", "room_say", {"room": "r1", "text": "to the room"}],
+    ["expect", "reply"],
+    ["emit", "close", {"room": "r1"}],
+    ["expect", "reply"],
 ]
 APP_RESPONSES = [
-    {"data": "Connected", "count": 0},
-    {"data": "hi"},
-    {"data": "Entered room: r1"},
-    {"data": "to the room"},
+    {"text": "welcome"},
+    {"text": "hi"},
+    {"text": "joined r1"},
+    {"text": "to the room"},
+    {"text": "closing r1"},
 ]
 
 
@@ -93,7 +95,7 @@ async def check_node(url: str, scenario: str, transport: str, offered: tuple[str
     if scenario == "fiddle":
         assert received(lines)[0] == ["hello", *HELLO]
     else:
-        assert [args for name, *args in received(lines)][:4] == [[r] for r in APP_RESPONSES]
+        assert [args for name, *args in received(lines)][:5] == [[r] for r in APP_RESPONSES]
     expected = "polling" if transport == "polling" or offered else "websocket"
     assert lines[-1] == {"event": "done", "transport": expected}
 
@@ -113,7 +115,7 @@ async def check_ours(url: str, scenario: str, transport: str) -> None:
                 await sio.emit(name, args[0])
             else:
                 got.append(await asyncio.wait_for(inbox.get(), TIMEOUT))
-        assert got == [["my_response", r] for r in APP_RESPONSES]
+        assert got == [["reply", r] for r in APP_RESPONSES]
     finally:
         await sio.disconnect()
 

@@ -14,6 +14,8 @@ import socketio as python_socketio
 
 import socketio_core as socketio
 from socketio_core import exceptions
+from socketio_core.aio.aiopika_manager import AsyncAioPikaManager
+from socketio_core.aio.redis_manager import AsyncRedisManager
 from socketio_core.options import JsonModuleParser
 from socketio_core.packet import Packet
 
@@ -121,6 +123,13 @@ def test_python_socketio_client_options_are_accepted_at_construction() -> None:
         )
         assert client is not None
 
+    class Module:
+        dumps = staticmethod(json.dumps)
+        loads = staticmethod(json.loads)
+
+    assert isinstance(socketio.AsyncClient(json=Module).parser, JsonModuleParser)
+    assert isinstance(socketio.AsyncServer(json=Module).parser, JsonModuleParser)
+
 
 def test_logger_option_takes_a_logger(caplog: pytest.LogCaptureFixture) -> None:
     mine = logging.getLogger("test.app.logger")
@@ -160,9 +169,6 @@ def test_json_module_makes_payloads_ready() -> None:
 
 
 def test_manager_names() -> None:
-    from socketio_core.aio.aiopika_manager import AsyncAioPikaManager
-    from socketio_core.aio.redis_manager import AsyncRedisManager
-
     assert isinstance(socketio.RedisManager("redis://127.0.0.1:1/0"), AsyncRedisManager)
     kombu = socketio.KombuManager("amqp://")
     assert isinstance(kombu, AsyncAioPikaManager)

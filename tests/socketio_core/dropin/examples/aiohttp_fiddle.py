@@ -1,4 +1,4 @@
-# python-socketio's examples/server/aiohttp/fiddle.py with `import socketio_core as socketio`
+# In the shape of python-socketio's examples/server/aiohttp/fiddle.py with `import socketio_core as socketio`
 # (and the port from $PORT). Run: python aiohttp_fiddle.py
 import os
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-# python-socketio's examples/server/asgi/fiddle.py with `import socketio_core as socketio`
+# In the shape of python-socketio's examples/server/asgi/fiddle.py with `import socketio_core as socketio`
 # (and the port from $PORT). Run: python asgi_fiddle.py, or uvicorn asgi_fiddle:app
 import os
 

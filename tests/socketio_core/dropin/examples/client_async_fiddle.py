@@ -1,4 +1,4 @@
-# python-socketio's examples/client/async/fiddle_client.py with `import socketio_core as
+# In the shape of python-socketio's examples/client/async/fiddle_client.py with `import socketio_core as
 # socketio` (the URL from $SERVER_URL). Run: python client_async_fiddle.py
 import asyncio
 import os

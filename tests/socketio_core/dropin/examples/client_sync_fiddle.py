@@ -1,4 +1,4 @@
-# python-socketio's examples/client/sync/fiddle_client.py with `import socketio_core as
+# In the shape of python-socketio's examples/client/sync/fiddle_client.py with `import socketio_core as
 # socketio` (the URL from $SERVER_URL). Run: python client_sync_fiddle.py
 import os
 

@@ -1,4 +1,4 @@
-# python-socketio's examples/server/asgi/fastapi-fiddle.py shape, with
+# In the shape of python-socketio's examples/server/asgi/fastapi-fiddle.py shape, with
 # `import socketio_core as socketio`. Run: uvicorn fastapi_fiddle:combined_asgi_app
 from fastapi import FastAPI
 from fastapi.responses import FileResponse

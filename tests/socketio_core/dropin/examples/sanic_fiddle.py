@@ -1,4 +1,4 @@
-# python-socketio's examples/server/sanic/fiddle.py with `import socketio_core as socketio`
+# In the shape of python-socketio's examples/server/sanic/fiddle.py with `import socketio_core as socketio`
 # (and the port from $PORT). Run: python sanic_fiddle.py
 import os
 

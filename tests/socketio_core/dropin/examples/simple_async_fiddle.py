@@ -1,4 +1,4 @@
-# python-socketio's examples/simple-client/async/fiddle_client.py with `import socketio_core
+# In the shape of python-socketio's examples/simple-client/async/fiddle_client.py with `import socketio_core
 # as socketio` (the URL from $SERVER_URL). Run: python simple_async_fiddle.py
 import asyncio
 import os

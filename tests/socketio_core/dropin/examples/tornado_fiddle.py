@@ -1,4 +1,4 @@
-# python-socketio's examples/server/tornado/fiddle.py with `import socketio_core as socketio`.
+# In the shape of python-socketio's examples/server/tornado/fiddle.py with `import socketio_core as socketio`.
 # Run: python tornado_fiddle.py --port=PORT
 import os
 

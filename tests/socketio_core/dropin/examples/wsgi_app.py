@@ -1,108 +1,94 @@
-# python-socketio's examples/server/wsgi/app.py, with `import socketio_core as socketio`
-# and the port from $PORT (the tests pick a free one). Run: python wsgi_app.py, or
-# gunicorn --threads 100 -b 127.0.0.1:$PORT wsgi_app:app
+# A Flask application in the shape of python-socketio's examples/server/wsgi/app.py
+# (Server(async_mode=None, cors_allowed_origins=[...]), instrument(), WSGIApp around
+# app.wsgi_app, a background thread, @sio.event handlers using emit/rooms/disconnect, and
+# app.run(threaded=True)), written for these tests with `import socketio_core as socketio`.
+# Run: python wsgi_app.py, or gunicorn --threads 100 -b 127.0.0.1:$PORT wsgi_app:app
 import os
 
+from flask import Flask, render_template
+
+import socketio_core as socketio
+
 async_mode = None
-
 instrument = True
-admin_login = {
-    "username": "admin",
-    "password": "python",
-}
 
-from flask import Flask, render_template  # noqa: E402
-
-import socketio_core as socketio  # noqa: E402
-
-sio = socketio.Server(
-    async_mode=async_mode,
-    cors_allowed_origins=None
-    if not instrument
-    else [
-        "http://localhost:5000",
-        "https://admin.socket.io",
-    ],
-)
+sio = socketio.Server(async_mode=async_mode,
+                      cors_allowed_origins=['http://localhost:5000'])
 if instrument:
-    sio.instrument(auth=admin_login)
+    sio.instrument(auth={'username': 'admin', 'password': 'test-only'})
 
 app = Flask(__name__)
 app.wsgi_app = socketio.WSGIApp(sio, app.wsgi_app)
-app.config["SECRET_KEY"] = "secret!"
-thread = None
+ticker = None
 
 
-def background_thread():
-    """Example of how to send server generated events to clients."""
-    count = 0
+def tick_forever():
+    """Server-generated events, every 10 seconds."""
+    n = 0
     while True:
         sio.sleep(10)
-        count += 1
-        sio.emit("my_response", {"data": "Server generated event"})
+        n += 1
+        sio.emit('reply', {'text': f'tick {n}'})
 
 
-@app.route("/")
+@app.route('/')
 def index():
-    global thread
-    if thread is None:
-        thread = sio.start_background_task(background_thread)
-    return render_template("index.html")
-
-
-@sio.event
-def my_event(sid, message):
-    sio.emit("my_response", {"data": message["data"]}, room=sid)
-
-
-@sio.event
-def my_broadcast_event(sid, message):
-    sio.emit("my_response", {"data": message["data"]})
-
-
-@sio.event
-def join(sid, message):
-    sio.enter_room(sid, message["room"])
-    sio.emit("my_response", {"data": "Entered room: " + message["room"]}, room=sid)
-
-
-@sio.event
-def leave(sid, message):
-    sio.leave_room(sid, message["room"])
-    sio.emit("my_response", {"data": "Left room: " + message["room"]}, room=sid)
-
-
-@sio.event
-def close_room(sid, message):
-    sio.emit(
-        "my_response", {"data": "Room " + message["room"] + " is closing."}, room=message["room"]
-    )
-    sio.close_room(message["room"])
-
-
-@sio.event
-def my_room_event(sid, message):
-    sio.emit("my_response", {"data": message["data"]}, room=message["room"])
-
-
-@sio.event
-def disconnect_request(sid):
-    sio.disconnect(sid)
+    global ticker
+    if ticker is None:
+        ticker = sio.start_background_task(tick_forever)
+    return render_template('index.html')
 
 
 @sio.event
 def connect(sid, environ):
-    sio.emit("my_response", {"data": "Connected", "count": 0}, room=sid)
+    sio.emit('reply', {'text': 'welcome'}, room=sid)
+
+
+@sio.event
+def echo(sid, payload):
+    sio.emit('reply', {'text': payload['text']}, room=sid)
+
+
+@sio.event
+def shout(sid, payload):
+    sio.emit('reply', {'text': payload['text'].upper()})
+
+
+@sio.event
+def join(sid, payload):
+    sio.enter_room(sid, payload['room'])
+    sio.emit('reply', {'text': 'joined ' + payload['room']}, room=sid)
+
+
+@sio.event
+def leave(sid, payload):
+    sio.leave_room(sid, payload['room'])
+    sio.emit('reply', {'text': 'left ' + payload['room']}, room=sid)
+
+
+@sio.event
+def room_say(sid, payload):
+    sio.emit('reply', {'text': payload['text']}, room=payload['room'])
+
+
+@sio.event
+def close(sid, payload):
+    sio.emit('reply', {'text': 'closing ' + payload['room']}, room=payload['room'])
+    sio.close_room(payload['room'])
+
+
+@sio.event
+def bye(sid):
+    sio.disconnect(sid)
 
 
 @sio.event
 def disconnect(sid, reason):
-    print("Client disconnected, reason:", reason, flush=True)
+    print('gone:', sid, reason, flush=True)
 
 
-if __name__ == "__main__":
-    if sio.async_mode == "threading":
-        # deploy with Werkzeug
-        app.run(threaded=True, port=int(os.environ.get("PORT", 5000)))
+if __name__ == '__main__':
+    if sio.async_mode == 'threading':
+        app.run(threaded=True, port=int(os.environ.get('PORT', '5000')))
     else:
-        print("Unknown async_mode: " + sio.async_mode)
+        print('unexpected async_mode', sio.async_mode)

@@ -1,78 +1,68 @@
-# python-socketio's django_socketio/socketio_app/views.py with `import socketio_core as socketio`
+# A Django view module in the shape of python-socketio's django_socketio/socketio_app/views.py
+# (a module-level Server(async_mode=None), a view starting a background task, @sio.event
+# handlers using emit/rooms/disconnect), written for these tests with
+# `import socketio_core as socketio`.
+import os
+
+from django.http import HttpResponse
+
+import socketio_core as socketio
+
 async_mode = None
-
-import os  # noqa: E402
-
-from django.http import HttpResponse  # noqa: E402
-
-import socketio_core as socketio  # noqa: E402
-
-basedir = os.path.dirname(os.path.realpath(__file__))
+here = os.path.dirname(os.path.realpath(__file__))
 sio = socketio.Server(async_mode=async_mode)
-thread = None
+ticker = None
 
 
 def index(request):
-    global thread
-    if thread is None:
-        thread = sio.start_background_task(background_thread)
-    return HttpResponse(open(os.path.join(basedir, "static/index.html")))
+    global ticker
+    if ticker is None:
+        ticker = sio.start_background_task(tick_forever)
+    with open(os.path.join(here, 'static/index.html')) as page:
+        return HttpResponse(page.read())
 
 
-def background_thread():
-    """Example of how to send server generated events to clients."""
-    count = 0
+def tick_forever():
+    """Server-generated events, every 10 seconds."""
+    n = 0
     while True:
         sio.sleep(10)
-        count += 1
-        sio.emit("my_response", {"data": "Server generated event"}, namespace="/test")
-
-
-@sio.event
-def my_event(sid, message):
-    sio.emit("my_response", {"data": message["data"]}, room=sid)
-
-
-@sio.event
-def my_broadcast_event(sid, message):
-    sio.emit("my_response", {"data": message["data"]})
-
-
-@sio.event
-def join(sid, message):
-    sio.enter_room(sid, message["room"])
-    sio.emit("my_response", {"data": "Entered room: " + message["room"]}, room=sid)
-
-
-@sio.event
-def leave(sid, message):
-    sio.leave_room(sid, message["room"])
-    sio.emit("my_response", {"data": "Left room: " + message["room"]}, room=sid)
-
-
-@sio.event
-def close_room(sid, message):
-    sio.emit(
-        "my_response", {"data": "Room " + message["room"] + " is closing."}, room=message["room"]
-    )
-    sio.close_room(message["room"])
-
-
-@sio.event
-def my_room_event(sid, message):
-    sio.emit("my_response", {"data": message["data"]}, room=message["room"])
-
-
-@sio.event
-def disconnect_request(sid):
-    sio.disconnect(sid)
+        n += 1
+        sio.emit('reply', {'text': f'tick {n}'})
 
 
 @sio.event
 def connect(sid, environ):
-    sio.emit("my_response", {"data": "Connected", "count": 0}, room=sid)
+    sio.emit('reply', {'text': 'welcome'}, room=sid)
+
+
+@sio.event
+def echo(sid, payload):
+    sio.emit('reply', {'text': payload['text']}, room=sid)
+
+
+@sio.event
+def join(sid, payload):
+    sio.enter_room(sid, payload['room'])
+    sio.emit('reply', {'text': 'joined ' + payload['room']}, room=sid)
+
+
+@sio.event
+def room_say(sid, payload):
+    sio.emit('reply', {'text': payload['text']}, room=payload['room'])
+
+
+@sio.event
+def close(sid, payload):
+    sio.emit('reply', {'text': 'closing ' + payload['room']}, room=payload['room'])
+    sio.close_room(payload['room'])
+
+
+@sio.event
+def bye(sid):
+    sio.disconnect(sid)
 
 
 @sio.event
 def disconnect(sid, reason):
-    print("Client disconnected, reason:", reason, flush=True)
+    print('gone:', sid, reason, flush=True)
