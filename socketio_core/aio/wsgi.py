@@ -23,6 +23,12 @@ standalone and ASGI doors are, with the WSGI thread as the waiting party:
 * ``static_files`` (python-engineio's rules) are served, and every other path goes to the
   wrapped WSGI application (404 without one).
 
+The loop thread starts when the ``Server`` is made, so under gunicorn make it in the worker
+(the default), not in the master: ``--preload`` would start the thread before the fork, and a
+forked worker has no thread running its loop. Several worker processes need a pub/sub manager
+(``RedisManager``, ``KombuManager``) and sticky sessions for polling clients, as with
+python-socketio.
+
 From the seed's three set-ups: ``WSGIApp(sio)`` under uWSGI/gunicorn and
 ``WSGIApp(sio, flask_or_django_app)`` run as written (``gunicorn --threads N module:app``,
 ``app.run(threaded=True)``, ``python manage.py runserver``); the eventlet one
