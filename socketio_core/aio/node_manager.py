@@ -36,6 +36,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..args import ack_value
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
 from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection, packet_of
 from ..packet import Packet
@@ -45,7 +46,6 @@ from .manager import AsyncManager, BroadcastTarget, SocketInfo
 from .node_link import NodeLink, Pending, local_target, wire_selection
 from .pubsub_link import ClusterList
 from .pysocketio_bridge import apply_pysocketio
-from .state import AckWaiter
 
 __all__ = ["NodeRedisManager"]
 
@@ -145,22 +145,20 @@ class NodeRedisManager(NodeLink):
         selection: Selection = request.fields["selection"]
         packet: Packet = request.fields["packet"]
         target = local_target(channels.namespace, selection)
-        sockets = self.server.dispatcher.sockets
-        recipients = [sockets[s] for s in self.select(target) if s in sockets]
+        sids = self.select(target)
         await self._respond(
-            channels, request, RequestType.BROADCAST_CLIENT_COUNT, clientCount=len(recipients)
+            channels, request, RequestType.BROADCAST_CLIENT_COUNT, clientCount=len(sids)
         )
 
-        def collect(sid: str, data: list[Any]) -> None:
-            value = data[0] if data else None
-            coro = self._respond(channels, request, RequestType.BROADCAST_ACK, packet=value)
+        def relay(sid: str, data: list[Any]) -> None:
+            # Node relays one value per ack; ours is the one rule of socketio_core.args.
+            coro = self._respond(
+                channels, request, RequestType.BROADCAST_ACK, packet=ack_value(data)
+            )
             self._spawn(self._quietly(coro))
 
         event, args = packet.data[0], list(packet.data[1:])
-        for socket in recipients:
-            self.server.dispatcher.register_ack(
-                socket, event, args, AckWaiter(collect=collect), selection.timeout
-            )
+        self.server.emit_for_acks(target.namespace, sids, event, args, selection.timeout, relay)
 
     async def _node_server_side(self, channels: Channels, request: NodeRequest) -> None:
         event, *args = request.fields["data"]
