@@ -19,6 +19,7 @@ Wire formats (``wire=``): ``"ours"`` (the default, :mod:`socketio_core.pubsub`),
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from types import ModuleType
@@ -132,6 +133,8 @@ class AsyncRedisManager(AsyncPubSubManager):
         self.redis_options = dict(redis_options or {})
         self.sentinel_service = sentinel_service
         self._publisher: Any = None
+        # One publisher connection: start() and an emit that runs while it connects share it.
+        self._publisher_lock = asyncio.Lock()
         self._subscriber: Any = None
 
     def _describe(self) -> str:
@@ -157,13 +160,16 @@ class AsyncRedisManager(AsyncPubSubManager):
         return module.Redis.from_url(self.url, **options)
 
     async def _connect_publisher(self) -> None:
-        client = self._client(single_connection_client=True)
-        try:
-            await client.ping()
-        except BaseException:
-            await client.aclose()
-            raise
-        self._publisher = client
+        async with self._publisher_lock:
+            if self._publisher is not None:
+                return  # connected meanwhile (start() and an early emit)
+            client = self._client(single_connection_client=True)
+            try:
+                await client.ping()
+            except BaseException:
+                await client.aclose()
+                raise
+            self._publisher = client
 
     async def _publish(self, data: bytes) -> int | None:
         if self._publisher is None:
@@ -171,9 +177,10 @@ class AsyncRedisManager(AsyncPubSubManager):
         return int(await self._publisher.publish(self.channel, data))
 
     async def _reset_publisher(self) -> None:
-        client, self._publisher = self._publisher, None
-        if client is not None:
-            await client.aclose()
+        async with self._publisher_lock:  # a connection in progress is closed too
+            client, self._publisher = self._publisher, None
+            if client is not None:
+                await client.aclose()
 
     async def _subscribe(self) -> AsyncIterator[bytes]:
         await self._close_subscriber()

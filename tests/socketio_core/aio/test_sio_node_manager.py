@@ -11,6 +11,7 @@ import pytest
 from socketio_core.aio.node_manager import NodeRedisManager
 from socketio_core.aio.node_sharded import ShardedNodeRedisManager
 from socketio_core.aio.redis_manager import AsyncRedisManager
+from socketio_core.emitter import Emitter
 
 pytest.importorskip("redis")
 
@@ -34,3 +35,23 @@ def test_bad_options() -> None:
         AsyncRedisManager("redis://127.0.0.1:1/0", wire="kafka")
     with pytest.raises(ValueError, match="subscription mode"):
         AsyncRedisManager("redis://127.0.0.1:1/0", wire="node-sharded", subscription_mode="x")
+
+
+def test_the_drop_in_names_take_the_wire() -> None:
+    import socketio_core  # noqa: PLC0415 (its lazy top-level names)
+
+    node = socketio_core.AsyncRedisManager("redis://127.0.0.1:1/0", wire="node")
+    assert type(node) is NodeRedisManager
+    sharded = socketio_core.RedisManager("redis://127.0.0.1:1/0", wire="node-sharded")
+    assert type(sharded) is ShardedNodeRedisManager
+    assert type(socketio_core.RedisManager("redis://127.0.0.1:1/0")) is AsyncRedisManager
+    emitter = socketio_core.RedisManager(
+        "redis://127.0.0.1:1/0", write_only=True, wire="node", key="app"
+    )
+    try:
+        assert isinstance(emitter, Emitter)
+        assert (emitter.wire, emitter.key) == ("node", "app")
+    finally:
+        emitter.close()
+    with pytest.raises(ValueError, match="wire format"):
+        socketio_core.RedisManager("redis://127.0.0.1:1/0", write_only=True, wire="kafka")
