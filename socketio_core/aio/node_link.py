@@ -45,7 +45,7 @@ from ..packet import Packet
 from ..pubsub import Rejected
 from ..pysocketio_wire import PySocketIOMessage, decode_pysocketio
 from .manager import BroadcastTarget
-from .redis_manager import AsyncRedisManager
+from .redis_link import RedisLink
 
 __all__ = ["NodeLink", "Pending", "local_target", "wire_selection"]
 
@@ -97,11 +97,11 @@ class Pending:
             self.done.set_result(None)
 
 
-class NodeLink(AsyncRedisManager):
+class NodeLink(RedisLink):
     """The Redis link of a manager on Node's wire; see the module docstring.
 
     Args:
-        url: the Redis server, as :class:`AsyncRedisManager`.
+        url: the Redis server, as :class:`~socketio_core.aio.redis_manager.AsyncRedisManager`.
         write_only: only publish (an emitter in Node's format).
         key: the adapter's ``key`` option (``"socket.io"``).
         namespaces: namespaces to join at start (more are joined as clients connect).
@@ -111,8 +111,9 @@ class NodeLink(AsyncRedisManager):
             adapter option of the same name; the requester must have it too).
         pysocketio_channel: also apply what python-socketio's write-only managers publish on
             this channel (None: do not listen).
-        **options: :class:`AsyncRedisManager`'s (``redis_options``, ``connect_timeout``,
-            ``publish_timeout``, ``reconnect_delay``, ``max_message_size``, ``parser``).
+        **options: :class:`~socketio_core.aio.redis_link.RedisLink`'s (``redis_options``,
+            ``connect_timeout``, ``publish_timeout``, ``reconnect_delay``,
+            ``max_message_size``, ``parser``).
     """
 
     name = "redis-node"

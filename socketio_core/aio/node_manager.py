@@ -36,7 +36,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..args import ack_value
+from ..args import ack_value, as_args
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
 from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection, packet_of
 from ..packet import Packet
@@ -205,7 +205,7 @@ class NodeRedisManager(NodeLink):
         volatile: bool = False,
     ) -> None:
         """Emit an event cluster-wide in Node's format (what a write-only manager is for)."""
-        args = [] if data is None else list(data) if isinstance(data, tuple) else [data]
+        args = as_args(data)
         ns = namespace or "/"
         rooms = to if to is not None else room
         names = () if rooms is None else (rooms,) if isinstance(rooms, str) else tuple(rooms)

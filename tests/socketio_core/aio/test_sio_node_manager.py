@@ -10,6 +10,7 @@ import pytest
 
 from socketio_core.aio.node_manager import NodeRedisManager
 from socketio_core.aio.node_sharded import ShardedNodeRedisManager
+from socketio_core.aio.redis_link import RedisLink
 from socketio_core.aio.redis_manager import AsyncRedisManager
 from socketio_core.emitter import Emitter
 
@@ -27,7 +28,7 @@ def test_the_wire_picks_the_class() -> None:
     assert type(sharded) is ShardedNodeRedisManager
     assert sharded.subscription_mode == "dynamic"
     assert len(sharded.uid) == 16  # as socket.io-adapter's randomId()
-    assert isinstance(sharded, AsyncRedisManager)
+    assert isinstance(sharded, RedisLink)
 
 
 def test_bad_options() -> None:
