@@ -56,6 +56,8 @@ class Dispatcher:
     def on_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
         client = Client(eio_sid, environ, self.server.parser.decoder(require_connect_first=True))
         self.clients[eio_sid] = client
+        if self.server.listener is not None:  # admin hook
+            self.server.listener.on_eio_connect(eio_sid)
         client.connect_timer = asyncio.get_running_loop().call_later(
             self.server.connect_timeout, self._connect_timed_out, client
         )
@@ -76,6 +78,8 @@ class Dispatcher:
             driver.close()
 
     def on_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        if self.server.listener is not None:  # admin hook
+            self.server.listener.on_packet_in(data)
         client = self.clients.get(eio_sid)
         if client is None or client.closed:
             return
@@ -99,6 +103,8 @@ class Dispatcher:
 
     async def on_eio_disconnect(self, eio_sid: str, reason: object) -> None:
         client = self.clients.pop(eio_sid, None)
+        if self.server.listener is not None:  # admin hook
+            self.server.listener.on_eio_disconnect(eio_sid, str(reason))
         if client is None:
             return
         if client.connect_timer is not None:
@@ -217,6 +223,8 @@ class Dispatcher:
             socket.client.eio_sid,
             Packet(PacketType.CONNECT, Namespace(socket.namespace), {"sid": socket.sid}),
         )
+        if self.server.listener is not None:  # admin hook
+            self.server.listener.on_connect(socket.namespace, socket.sid, socket.client.eio_sid)
         held, socket.held = socket.held, None
         for messages in held or ():
             self.server.deliver(socket.namespace, socket.sid, messages)
@@ -236,6 +244,8 @@ class Dispatcher:
         except Exception as exc:
             logger.info("! %s: event %r dropped by a middleware: %s", socket.sid, event, exc)
             return
+        if self.server.listener is not None:  # admin hook
+            self.server.listener.on_event_received(packet.namespace, socket.sid, event, args)
         handler, call_args = self.server.registry.resolve(
             event, packet.namespace, (socket.sid, *args)
         )
@@ -267,6 +277,8 @@ class Dispatcher:
             return
         was_connected = socket.connected
         self._forget_socket(socket)
+        if was_connected and self.server.listener is not None:  # admin hook
+            self.server.listener.on_disconnect(socket.namespace, socket.sid, reason)
         if was_connected:
             handler, args = self.server.registry.resolve(
                 "disconnect", socket.namespace, (socket.sid, reason)
@@ -294,7 +306,10 @@ class Dispatcher:
         driver = self.server.eio.sessions.get(eio_sid)  # type: ignore[call-overload]
         if driver is None:
             return
-        for message in self.server.parser.encode(packet):
+        messages = self.server.parser.encode(packet)
+        if self.server.listener is not None:  # admin hook
+            self.server.listener.on_packets_out(messages)
+        for message in messages:
             try:
                 driver.send(message)
             except Exception as exc:  # SessionClosed: the client is leaving

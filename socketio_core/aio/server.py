@@ -20,7 +20,7 @@ import inspect
 import logging
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engineio_core.aio import AsyncServer as EngineIOServer
 from engineio_core.exceptions import SessionClosed
@@ -38,6 +38,10 @@ from .manager import AsyncManager, BroadcastTarget, SocketInfo
 from .namespace import Namespace
 from .operators import BroadcastOperator
 from .state import AckWaiter, Socket
+
+if TYPE_CHECKING:
+    from ..admin import ServerListener
+    from .admin import AdminInstrument
 
 __all__ = ["AsyncServer"]
 
@@ -102,6 +106,7 @@ class AsyncServer:
         self.packet_middlewares: list[tuple[str | None, Middleware]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._manager_started = False
+        self.listener: ServerListener | None = None  # instrument()'s; None: no admin work
         self.dispatcher = Dispatcher(self)
         self.eio.message_hook = self.dispatcher.on_eio_message
         self.eio.on("connect", self.dispatcher.on_eio_connect)
@@ -147,19 +152,15 @@ class AsyncServer:
         self.registry.register_namespace(namespace_handler)
 
     def use(self, middleware: Middleware, namespace: str | None = None) -> Middleware:
-        """Add a connection middleware, run in order before the ``connect`` handler.
-
+        """Add a connection middleware, run in order before the ``connect`` handler:
         ``middleware(sid, environ, auth)`` (sync or async) refuses the connection by raising
-        :exc:`~socketio_core.exceptions.ConnectionRefused`. ``namespace`` None: every one.
-        """
+        :exc:`~socketio_core.exceptions.ConnectionRefused`. ``namespace`` None: every one."""
         self.middlewares.append((namespace, middleware))
         return middleware
 
     def use_packet(self, middleware: Middleware, namespace: str | None = None) -> Middleware:
-        """Add a per-packet middleware, run before each event handler.
-
-        ``middleware(sid, event, args)`` (sync or async) drops the event by raising.
-        """
+        """Add a per-packet middleware, run before each event handler: ``middleware(sid,
+        event, args)`` (sync or async) drops the event by raising."""
         self.packet_middlewares.append((namespace, middleware))
         return middleware
 
@@ -209,6 +210,8 @@ class AsyncServer:
             local or ignore_queue,
         )
         args = as_args(data)
+        if self.listener is not None:  # admin hook
+            self.listener.on_event_sent(target, event, args)
         if callback is None:
             await self.manager.emit(
                 target, self.dispatcher.encode_event(target.namespace, event, args)
@@ -243,16 +246,7 @@ class AsyncServer:
         **kwargs: Any,
     ) -> None:
         """Emit a ``message`` event (``socket.send`` in the JavaScript client)."""
-        await self.emit(
-            "message",
-            data,
-            to=to,
-            room=room,
-            skip_sid=skip_sid,
-            namespace=namespace,
-            callback=callback,
-            **kwargs,
-        )
+        await self.emit("message", data, to, room, skip_sid, namespace, callback, **kwargs)
 
     async def call(
         self,
@@ -332,6 +326,12 @@ class AsyncServer:
     def local(self) -> BroadcastOperator:
         """Node's ``io.local``: only the clients of this process."""
         return BroadcastOperator(self).local
+
+    def instrument(self, auth: Any = None, **options: Any) -> AdminInstrument:
+        """python-socketio's ``instrument()``: the Admin UI (see :mod:`.admin`'s class)."""
+        from .admin import AdminInstrument  # noqa: PLC0415 (admin.py imports this module)
+
+        return AdminInstrument(self, auth=auth, **options)
 
     # ----------------------------------------------------------------------- rooms
 
@@ -494,8 +494,7 @@ class AsyncServer:
 
     @staticmethod
     def share(messages: Iterable[str | bytes]) -> list[EIOPacket]:
-        """Wrap encoded messages in Engine.IO packets shared by every recipient of a
-        broadcast, so that each is encoded once, down to the WebSocket frame bytes."""
+        """Engine.IO packets shared by a broadcast's recipients: encoded once, to the frame."""
         return [EIOPacket(EIOPacketType.MESSAGE, message) for message in messages]
 
     def deliver(
@@ -515,6 +514,8 @@ class AsyncServer:
         driver = self.eio.sessions.get(socket.client.eio_sid)  # type: ignore[call-overload]
         if driver is None or (volatile and not driver.writable):
             return
+        if self.listener is not None:  # admin hook
+            self.listener.on_packets_out(messages)
         try:
             for message in messages:
                 driver.send(message)
@@ -537,8 +538,7 @@ class AsyncServer:
         )
 
     def _remote_candidate(self, target: BroadcastTarget) -> str | None:
-        """With a pub/sub manager: the one room of ``target`` when no local socket is in it
-        (it may be the sid of a socket of another process)."""
+        """The one room of ``target`` with no local member: maybe a remote sid (pub/sub)."""
         if (
             not self.manager.cluster
             or target.local
@@ -560,8 +560,7 @@ class AsyncServer:
         callback: Callable[..., Any],
         timeout: float | None,
     ) -> None:
-        """``emit(callback=)`` to a socket of another process (python-socketio's semantics:
-        the callback of a client that is gone is dropped); a room with a ``timeout``."""
+        """``emit(callback=)`` to a remote socket (a gone client's callback is dropped)."""
         try:
             data = await self.manager.call_socket(
                 target.namespace, sid, event, args, 60.0 if timeout is None else timeout
