@@ -118,7 +118,8 @@ class AdminInstrument:
         self.buffer = EventBuffer()
         self.dropped = 0
         self._queue: list[tuple[str, tuple[Any, ...]]] = []
-        self._flushing = False
+        self._flush_task: asyncio.Task[None] | None = None
+        self._closed = False
         self._admins = 0  # admin sockets connected to this process
         self._polling: dict[str, str] = {}  # sid -> namespace, while on polling
         self._verifying = asyncio.Semaphore(2)
@@ -128,11 +129,6 @@ class AdminInstrument:
         server.listener = self
         if self.development:
             server.manager.registry.observer = self
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return  # started by the first Engine.IO connection
-        self._start_stats()
 
     # --------------------------------------------------------------- admin namespace
 
@@ -240,7 +236,7 @@ class AdminInstrument:
     def on_eio_connect(self, eio_sid: str) -> None:
         """Count a raw connection (and start the stats task on the first one)."""
         self.buffer.push("rawConnection", time.time())
-        if self._stats_task is None:
+        if self._stats_task is None and not self._closed:
             self._start_stats()
 
     def on_eio_disconnect(self, eio_sid: str, reason: str) -> None:
@@ -320,15 +316,16 @@ class AdminInstrument:
         return self._admins > 0 or self.server.manager.cluster
 
     def _push(self, event: str, *args: Any) -> None:
+        if self._closed:
+            return
         if len(self._queue) >= self.max_queued:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 10_000 == 0:
                 logger.info("! admin UI queue full: %d events dropped", self.dropped)
             return
         self._queue.append((event, args))
-        if not self._flushing:
-            self._flushing = True
-            self.server.start_background_task(self._flush)
+        if self._flush_task is None:
+            self._flush_task = self.server.start_background_task(self._flush)
 
     async def _flush(self) -> None:
         try:
@@ -337,7 +334,7 @@ class AdminInstrument:
                 for event, args in batch:
                     await self.server.emit(event, args, namespace=self.namespace)
         finally:
-            self._flushing = False
+            self._flush_task = None
 
     # --------------------------------------------------------------------- stats
 
@@ -345,9 +342,11 @@ class AdminInstrument:
         self._stats_task = self.server.start_background_task(self._stats_loop)
 
     async def _stats_loop(self) -> None:
+        # Started by the first Engine.IO connection, and waiting one interval first (as
+        # python-socketio): the client manager, which may be starting, is up by then.
         while True:
-            await self.send_stats()
             await asyncio.sleep(self.interval)
+            await self.send_stats()
 
     async def send_stats(self) -> None:
         """Emit ``server_stats`` now (the stats task does every ``server_stats_interval``);
@@ -386,11 +385,24 @@ class AdminInstrument:
             self._push("socket_updated", {"id": sid, "nsp": namespace, "transport": transport})
 
     async def shutdown(self) -> None:
-        """Stop the stats task (the instrumentation stays in place)."""
+        """Stop: no more stats or events (what is being sent is finished, within 5 s).
+
+        Call it before the server stops (with a pub/sub manager, before the manager closes
+        its broker connections, which a late emit would open again).
+        """
+        self._closed = True
+        self._queue.clear()
         task, self._stats_task = self._stats_task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        flush = self._flush_task
+        if flush is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(flush), 5.0)
+            except TimeoutError:
+                flush.cancel()
+                await asyncio.gather(flush, return_exceptions=True)
 
 
 def admin_ui_static_files(

@@ -322,3 +322,14 @@ def test_static_files_need_the_npm_package(tmp_path: Any) -> None:
         admin_ui_static_files(tmp_path)
     (tmp_path / "index.html").write_text("<html></html>")
     assert admin_ui_static_files(tmp_path, "/ui") == {"/ui/": f"{tmp_path}/"}
+
+
+@pytest.mark.asyncio
+async def test_stats_every_interval() -> None:
+    async with instrumented(server_stats_interval=0.01) as (_sio, _admin, url):
+        ui = Recorder()
+        await ui.client.connect(url, namespaces=["/admin"], auth=LOGIN, wait_timeout=TIMEOUT)
+        first = await ui.until("server_stats")
+        await ui.until("server_stats", start=ui.seen.index(first) + 1)  # and again
+        assert first[1]["clientsCount"] == 1 and first[1]["pollingClientsCount"] in (0, 1)
+        await ui.client.disconnect()
