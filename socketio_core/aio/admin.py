@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from engineio_core.packet import Packet as EIOPacket
+
 from ..admin import AdminSessions, Credentials, EventBuffer, Mode, iso_time, serialize_socket
 from ..admin import features as admin_features
 from ..admin import server_stats as stats_payload
@@ -253,11 +255,11 @@ class AdminInstrument:
 
     def on_packets_out(self, messages: Collection[Any]) -> None:
         """Count messages out (shared packets carry their data)."""
+        size = 0
+        for message in messages:  # str/bytes, or an Engine.IO packet shared by a broadcast
+            size += len(message.data if message.__class__ is EIOPacket else message)
         self._packets_out += len(messages)
-        for message in messages:
-            data = getattr(message, "data", message)
-            if isinstance(data, str | bytes):
-                self._bytes_out += len(data)
+        self._bytes_out += size
 
     def _fold_counters(self, now: float) -> None:
         counts = {
