@@ -135,7 +135,10 @@ class _Account:
         same_user = hmac.compare_digest(username.encode(), self.username.encode())
         if self.stored.startswith(_BCRYPT_PREFIXES):
             bcrypt = _import_bcrypt()
-            good = bool(bcrypt.checkpw(password.encode(), self.stored.encode()))
+            try:
+                good = bool(bcrypt.checkpw(password.encode(), self.stored.encode()))
+            except ValueError:  # bcrypt >= 5 refuses passwords over 72 bytes
+                good = False
         else:
             n, r, p, salt, expected = _parse_scrypt(self.stored)
             good = hmac.compare_digest(_scrypt(password, salt, n, r, p), expected)

@@ -93,6 +93,7 @@ def test_bcrypt_hashes() -> None:
     creds = Credentials({"username": "u", "password": hashed})
     assert creds.verify({"username": "u", "password": "pw"})
     assert not creds.verify({"username": "u", "password": "px"})
+    assert not creds.verify({"username": "u", "password": "x" * 100})  # over bcrypt's 72 bytes
 
 
 def test_bcrypt_hash_without_the_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

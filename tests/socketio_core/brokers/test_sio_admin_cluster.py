@@ -1,6 +1,7 @@
 """The Admin UI across a cluster: two instrumented servers (in this process) on one channel of a
-real redis-server; the UI (our client speaking the admin protocol) is connected to one of them
-and sees the sockets, the stats and the events of both, and acts on a socket of the other."""
+real redis-server, then of a real RabbitMQ node. The UI (our client speaking the admin
+protocol) is connected to one of them and sees the sockets, the stats and the events of both,
+and acts on a socket of the other."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from cluster_kit import RedisBroker, until
+from cluster_kit import until
 
 from socketio_core.admin import hash_password
 from socketio_core.aio import AsyncServer
+from socketio_core.aio.aiopika_manager import AsyncAioPikaManager
 from socketio_core.aio.client import AsyncClient
 from socketio_core.aio.redis_manager import AsyncRedisManager
 
@@ -23,13 +25,14 @@ LOGIN = {"username": "admin", "password": "pw"}
 
 
 @contextlib.asynccontextmanager
-async def two_servers(broker: RedisBroker) -> AsyncIterator[list[tuple[AsyncServer, str]]]:
+async def two_servers(broker: Any) -> AsyncIterator[list[tuple[AsyncServer, str]]]:
     channel = f"admin-{os.getpid()}-{time.monotonic_ns()}"
     auth = {"username": "admin", "password": hash_password("pw", n=2**4)}
     async with contextlib.AsyncExitStack() as stack:
         servers = []
         for name in ("A", "B"):
-            sio = AsyncServer(AsyncRedisManager(broker.url, channel, heartbeat_interval=0.2))
+            kind = AsyncRedisManager if broker.kind == "redis" else AsyncAioPikaManager
+            sio = AsyncServer(kind(broker.url, channel, heartbeat_interval=0.2))
             admin = sio.instrument(auth=auth, server_id=name, server_stats_interval=60)
             front = await stack.enter_async_context(sio.listen("127.0.0.1", 0))
             stack.push_async_callback(admin.shutdown)  # before the manager stops
@@ -40,8 +43,12 @@ async def two_servers(broker: RedisBroker) -> AsyncIterator[list[tuple[AsyncServ
 
 
 @pytest.mark.asyncio
-async def test_ui_on_one_server_sees_both(redis_broker: RedisBroker) -> None:
-    async with two_servers(redis_broker) as [(sio_a, url_a), (sio_b, url_b)]:
+@pytest.mark.parametrize("broker_fixture", ["redis_broker", "amqp_broker"])
+async def test_ui_on_one_server_sees_both(
+    broker_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    broker = request.getfixturevalue(broker_fixture)
+    async with two_servers(broker) as [(sio_a, url_a), (sio_b, url_b)]:
         on_a, on_b = AsyncClient(reconnection=False), AsyncClient(reconnection=False)
         await on_a.connect(url_a, transports=["websocket"], wait_timeout=TIMEOUT)
         await on_b.connect(url_b, transports=["websocket"], wait_timeout=TIMEOUT)
