@@ -215,26 +215,44 @@ class AdminInstrument:
         return serialize_socket(sid, namespace, rooms, data, handshake, transport=transport)
 
     # ----------------------------------------------------------------- UI actions
+    # Arguments as the UI sends them (``SocketRooms.vue``, ``Sockets.vue``...): anything else
+    # is dropped with one DEBUG line, never an error.
 
-    def _operator(self, namespace: Any, where: Any) -> Any:
-        operator = self.server.of(str(namespace))
-        return operator.to(str(where)) if isinstance(where, str) and where else operator
+    def _operator(self, action: str, sid: str, namespace: Any, where: Any) -> Any:
+        if not isinstance(namespace, str) or not (where is None or isinstance(where, str)):
+            logger.debug("< admin %s: %s with bad arguments dropped", sid, action)
+            return None
+        logger.info("= admin %s: %s on %s in %s", sid, action, where or "everyone", namespace)
+        operator = self.server.of(namespace)
+        return operator.to(where) if where else operator
 
-    async def _join(self, sid: str, namespace: Any, room: Any, where: Any = None) -> None:
-        logger.info("= admin %s: %s joins %r in %s", sid, where or "everyone", room, namespace)
-        await self._operator(namespace, where).sockets_join(str(room))
+    async def _join(
+        self, sid: str, namespace: Any = None, room: Any = None, where: Any = None, *_: Any
+    ) -> None:
+        operator = self._operator(f"join {room!r}", sid, namespace, where)
+        if operator is not None and isinstance(room, str):
+            await operator.sockets_join(room)
 
-    async def _leave(self, sid: str, namespace: Any, room: Any, where: Any = None) -> None:
-        logger.info("= admin %s: %s leaves %r in %s", sid, where or "everyone", room, namespace)
-        await self._operator(namespace, where).sockets_leave(str(room))
+    async def _leave(
+        self, sid: str, namespace: Any = None, room: Any = None, where: Any = None, *_: Any
+    ) -> None:
+        operator = self._operator(f"leave {room!r}", sid, namespace, where)
+        if operator is not None and isinstance(room, str):
+            await operator.sockets_leave(room)
 
-    async def _disconnect(self, sid: str, namespace: Any, close: Any, where: Any = None) -> None:
-        logger.info("= admin %s: disconnects %s in %s", sid, where or "everyone", namespace)
-        await self._operator(namespace, where).disconnect_sockets(close=bool(close))
+    async def _disconnect(
+        self, sid: str, namespace: Any = None, close: Any = False, where: Any = None, *_: Any
+    ) -> None:
+        operator = self._operator("disconnect", sid, namespace, where)
+        if operator is not None:
+            await operator.disconnect_sockets(close=close is True)
 
-    async def _emit(self, sid: str, namespace: Any, where: Any, event: Any, *args: Any) -> None:
-        logger.info("= admin %s: emits %r to %s in %s", sid, event, where or "everyone", namespace)
-        await self._operator(namespace, where).emit(str(event), tuple(args))
+    async def _emit(
+        self, sid: str, namespace: Any = None, where: Any = None, event: Any = None, *args: Any
+    ) -> None:
+        operator = self._operator(f"emit {event!r}", sid, namespace, where)
+        if operator is not None and isinstance(event, str):
+            await operator.emit(event, tuple(args))
 
     # ----------------------------------------------------------- server listener
 

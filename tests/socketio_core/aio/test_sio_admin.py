@@ -333,3 +333,28 @@ async def test_stats_every_interval() -> None:
         await ui.until("server_stats", start=ui.seen.index(first) + 1)  # and again
         assert first[1]["clientsCount"] == 1 and first[1]["pollingClientsCount"] in (0, 1)
         await ui.client.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_malformed_actions_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    async with instrumented() as (sio, _admin, url):
+        ui = Recorder()
+        await ui.client.connect(url, namespaces=["/admin", "/"], auth=LOGIN, wait_timeout=TIMEOUT)
+        await ui.until("config")
+        sid = ui.client.namespaces["/"]
+        with caplog.at_level(logging.DEBUG, logger="socketio_core"):
+            for event, args in [
+                ("join", ()),
+                ("join", ("/", 42, sid)),
+                ("join", (["/"], "vip", sid)),
+                ("leave", ("/", "vip", {"sid": sid})),
+                ("_disconnect", (None,)),
+                ("emit", ("/", None, 7)),
+                ("join", ("/", "vip", sid, "extra", "args")),  # extra arguments are ignored
+            ]:
+                await ui.client.emit(event, args, namespace="/admin")
+            assert await ui.client.call("ping", timeout=TIMEOUT) == "pong"  # all handled
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert "bad arguments dropped" in caplog.text
+        assert sio.rooms(sid) == [sid, "vip"]  # only the well-formed join did something
+        await ui.client.disconnect()
