@@ -9,6 +9,8 @@ Every exception raised by this package derives from :exc:`EngineIOError`::
     │   ├── PayloadTooLarge          a payload or frame over ``max_payload`` bytes (413, code 3)
     │   ├── HeartbeatError           a ping from the client: v4 reversed the heartbeat (400, code 3)
     │   ├── RequestOverlap           a second concurrent GET or POST on one session (400, code 3)
+    │   ├── SendBufferFull           the client left over ``max_send_buffer`` bytes untaken
+    │   │                            (a slow or absent consumer): the session closes
     │   ├── UnknownTransport         ``transport`` missing or not offered (400, code 0)
     │   ├── UnknownSession           ``sid`` unknown, or the session is closed (400, code 1)
     │   ├── BadHandshakeMethod       a handshake that is not a GET (400, code 2)
@@ -49,6 +51,7 @@ __all__ = [
     "PayloadTooLarge",
     "RemoteProtocolError",
     "RequestOverlap",
+    "SendBufferFull",
     "SessionClosed",
     "TransportError",
     "UnknownSession",
@@ -129,6 +132,15 @@ class HeartbeatError(RemoteProtocolError):
 
 class RequestOverlap(RemoteProtocolError):
     """A second GET or POST arrived while one is pending on the same session (400, code 3)."""
+
+
+class SendBufferFull(RemoteProtocolError):
+    """The client let more than ``max_send_buffer`` bytes of packets wait for it (400, code 3).
+
+    A polling client that stops polling, or a WebSocket peer that stops reading, while the
+    application keeps sending: the session drops its volatile packets, then closes with
+    ``transport error`` rather than hold an unbounded backlog.
+    """
 
 
 class UnknownTransport(RemoteProtocolError):

@@ -87,6 +87,11 @@ class SessionConfig:
         close_timeout: seconds a server-closed polling session waits for the GET that
             collects its close packet (Node default 30).
         allow_upgrades: whether polling sessions may upgrade to WebSocket.
+        max_send_buffer: most bytes of outgoing packets held for a client that does not
+            take them (a polling client that does not poll, a WebSocket peer that does not
+            read); None (the default) means four times ``max_payload``. Past it, volatile
+            packets are dropped first, then the session closes (see
+            :class:`~engineio_core.exceptions.SendBufferFull`).
     """
 
     ping_interval: float = 25.0
@@ -95,6 +100,13 @@ class SessionConfig:
     upgrade_timeout: float = 10.0
     close_timeout: float = 30.0
     allow_upgrades: bool = True
+    max_send_buffer: int | None = None
+
+    @property
+    def send_buffer_limit(self) -> int:
+        """The effective ``max_send_buffer``: four GET responses' worth by default."""
+        limit = self.max_send_buffer
+        return 4 * self.max_payload if limit is None else limit
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "ping_timeout", "upgrade_timeout", "close_timeout"):
@@ -102,6 +114,8 @@ class SessionConfig:
                 raise ValueError(f"{name} must be positive")
         if self.max_payload < 1:
             raise ValueError("max_payload must be positive")
+        if self.max_send_buffer is not None and self.max_send_buffer < 1:
+            raise ValueError("max_send_buffer must be positive")
 
 
 def open_packet(sid: Sid, upgrades: Collection[Transport], config: SessionConfig) -> Packet:

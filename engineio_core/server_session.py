@@ -32,12 +32,8 @@ HTTP or clocks. The I/O layer drives it with:
   :attr:`~ServerSession.closed`, the I/O layer drops the session from its table: later
   requests for the sid get :exc:`UnknownSession` (400, code 1).
 
-States (:class:`SessionState`)::
-
-    POLLING --attach_websocket--> PROBING --"2probe"--> UPGRADING --"5"--> WEBSOCKET
-    PROBING, UPGRADING --upgrade timeout, bad message, websocket closed--> POLLING
-    POLLING, PROBING, UPGRADING --close()--> CLOSING --close packet collected--> CLOSED
-    any --ping timeout, close packet, protocol error, transport gone--> CLOSED
+States: :class:`~engineio_core.session_state.SessionState`, with the diagram and the table of
+allowed transitions in :mod:`engineio_core.session_state`.
 
 Rules this file keeps
 ---------------------
@@ -55,11 +51,12 @@ Rules this file keeps
   is therefore delivered once, on the transport that is current when it leaves.
 * The server pings every ``ping_interval`` after the previous pong and closes the session
   when no pong comes within ``ping_timeout``; a ping from the client is an error (v4).
+* Outgoing memory is bounded by ``config.send_buffer_limit`` bytes, on both transports: see
+  :mod:`engineio_core.send_buffer` for the rule (volatile packets first, then the session).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from typing import Final
 
@@ -71,46 +68,19 @@ from .exceptions import (
     PayloadTooLarge,
     RemoteProtocolError,
     RequestOverlap,
+    SendBufferFull,
     SessionClosed,
     UnknownSession,
 )
 from .handshake import SessionConfig, Sid, Transport, open_packet
 from .packet import Packet, PacketType, decode_packet, encode_packet
 from .payload import SEPARATOR, decode_payload, encode_payload_within
+from .send_buffer import SendBuffer
+from .session_state import POLLING_STATES, TRANSITIONS, SessionState
 
 __all__ = ["ServerSession", "SessionState"]
 
 logger = logging.getLogger(__name__)
-
-
-class SessionState(enum.Enum):
-    """Where a session is; see the module docstring for the diagram."""
-
-    POLLING = "polling"
-    PROBING = "probing"
-    UPGRADING = "upgrading"
-    WEBSOCKET = "websocket"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-# Allowed transitions, in the spirit of h11's _state.py; anything else is a bug in this file.
-_TRANSITIONS: Final[dict[SessionState, frozenset[SessionState]]] = {
-    SessionState.POLLING: frozenset(
-        {SessionState.PROBING, SessionState.CLOSING, SessionState.CLOSED}
-    ),
-    SessionState.PROBING: frozenset(
-        {SessionState.UPGRADING, SessionState.POLLING, SessionState.CLOSING, SessionState.CLOSED}
-    ),
-    SessionState.UPGRADING: frozenset(
-        {SessionState.WEBSOCKET, SessionState.POLLING, SessionState.CLOSING, SessionState.CLOSED}
-    ),
-    SessionState.WEBSOCKET: frozenset({SessionState.CLOSED}),
-    SessionState.CLOSING: frozenset({SessionState.CLOSED}),
-    SessionState.CLOSED: frozenset(),
-}
-
-_POLLING_STATES: Final = frozenset({SessionState.POLLING, SessionState.PROBING})
 
 
 _OK: Final = HTTPResponse(200, b"ok")  # spec "Sending data": "the string ok in the body"
@@ -141,7 +111,7 @@ class ServerSession:
         self.close_reason: CloseReason | None = None
         self.error: RemoteProtocolError | None = None
         self._events: list[Event] = []
-        self._buffer: list[Packet] = []  # packets no transport has taken yet
+        self._buffer = SendBuffer()  # packets no transport has taken yet
         self._get_pending = False
         self._get_answer: HTTPResponse | None = None
         self._post_pending = False
@@ -183,7 +153,7 @@ class ServerSession:
 
     def _set_state(self, state: SessionState) -> None:
         """Move to ``state``, which the transition table must allow."""
-        if state not in _TRANSITIONS[self._state]:
+        if state not in TRANSITIONS[self._state]:
             raise LocalProtocolError(f"cannot go from {self._state.name} to {state.name}")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("= %s: %s -> %s", self.sid, self._state.name, state.name)
@@ -222,8 +192,13 @@ class ServerSession:
 
     # -- application ---------------------------------------------------------------------------
 
-    def send(self, data: str | bytes | Packet) -> None:
+    def send(self, data: str | bytes | Packet, *, volatile: bool = False) -> None:
         """Queue a message packet (a prebuilt message :class:`Packet`, shared by a broadcast).
+
+        Args:
+            data: the message, or a prebuilt message packet.
+            volatile: the first packets to drop when the client falls behind by more than
+                ``max_send_buffer`` bytes (see :mod:`engineio_core.send_buffer`).
 
         Raises:
             SessionClosed: the session is closing or closed.
@@ -242,7 +217,7 @@ class ServerSession:
             # Spec "History, v3 to v4": the payload format "assumes the record separator is
             # not used in the data".
             raise LocalProtocolError("text sent over polling cannot contain '\\x1e'")
-        self._queue(packet)
+        self._queue(packet, volatile)
 
     def close(self, now: float, *, force: bool = False) -> None:
         """Close the session from the server side (reason ``server disconnect``).
@@ -469,6 +444,23 @@ class ServerSession:
         else:
             self._abandon_upgrade(f"expected 5, got {packet.type.name}")
 
+    def websocket_backlog(self, size: int, now: float) -> None:
+        """Report how many bytes written to the attached websocket its peer has not read.
+
+        Over ``config.send_buffer_limit`` the session closes with ``transport error``
+        (:exc:`SendBufferFull`): a peer that does not read cannot hold the server's memory.
+
+        Args:
+            size: bytes written but not yet taken by the peer.
+            now: the current time.
+        """
+        limit = self.config.send_buffer_limit
+        if size > limit and self._ws_attached and self._state is SessionState.WEBSOCKET:
+            self._fail(
+                SendBufferFull(f"websocket peer left {size} bytes unread, over {limit}"),
+                CloseReason.TRANSPORT_ERROR,
+            )
+
     def websocket_closed(self, now: float) -> None:
         """Report that the attached websocket is closed (by either side, or lost).
 
@@ -525,6 +517,9 @@ class ServerSession:
                 self._pong_deadline = None
                 self._ping_at = now + self.config.ping_interval
         elif kind is PacketType.CLOSE:
+            if self._get_pending:
+                # As Node's polling onClose: a parked GET gets a noop, then the session closes.
+                self._answer_get(_NOOP)
             self._to_closed(CloseReason.CLIENT_DISCONNECT)
         elif kind is PacketType.PING:
             # Spec "From v3 to v4": "The ping packets are now sent by the server".
@@ -534,26 +529,36 @@ class ServerSession:
                 RemoteProtocolError(f"unexpected {kind.name} packet"), CloseReason.TRANSPORT_ERROR
             )
 
-    def _queue(self, packet: Packet) -> None:
+    def _queue(self, packet: Packet, volatile: bool = False) -> None:
         """Queue a packet for the client and hand it to a transport if one can take it."""
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("> %s: %s", self.sid, packet.type.name)
-        self._buffer.append(packet)
+        buffer = self._buffer
+        buffer.append(packet, volatile)
         self._flush()
+        limit = self.config.send_buffer_limit
+        if buffer.size > limit and not buffer.shed(limit, self.sid):
+            # Spec "Packet encoding" bounds what one GET takes (maxPayload), not what may
+            # wait: a client this far behind is not consuming; Node closes such a transport.
+            self._fail(
+                SendBufferFull(f"{buffer.size} bytes waiting for the client, over {limit}"),
+                CloseReason.TRANSPORT_ERROR,
+            )
 
     def _flush(self) -> None:
         """Move buffered packets to the websocket or to the parked GET, whichever is current."""
         if not self._buffer:
             return
         if self._state is SessionState.WEBSOCKET:
-            self._ws_out.extend(encode_packet(packet) for packet in self._buffer)
+            self._ws_out.extend(encode_packet(packet) for packet in self._buffer.packets)
             self._buffer.clear()
         elif self._get_pending and (
-            self._state in _POLLING_STATES or self._state is SessionState.CLOSING
+            self._state in POLLING_STATES or self._state is SessionState.CLOSING
         ):
-            body, count = encode_payload_within(self._buffer, self.config.max_payload)
-            delivered_close = self._buffer[count - 1].type is PacketType.CLOSE
-            del self._buffer[:count]
+            packets = self._buffer.packets
+            body, count = encode_payload_within(packets, self.config.max_payload)
+            delivered_close = packets[count - 1].type is PacketType.CLOSE
+            self._buffer.take(count)
             self._answer_get(HTTPResponse(200, body))
             if delivered_close and self._state is SessionState.CLOSING:
                 self._to_closed(CloseReason.SERVER_DISCONNECT)

@@ -54,13 +54,10 @@ Rules this file keeps
 
 from __future__ import annotations
 
-import enum
 import heapq
 import logging
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from .client_events import (
     CLIENT_DISCONNECT,
@@ -75,6 +72,7 @@ from .client_events import (
     ProtocolViolation,
     backoff_delay,
 )
+from .client_records import NamespaceRecord, NamespaceState, Outgoing
 from .decoder import Decoder, Message
 from .exceptions import (
     AckTimeout,
@@ -108,60 +106,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class NamespaceState(enum.Enum):
-    """Where the client stands with one namespace."""
-
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-
-
-_TRANSITIONS: Final[dict[NamespaceState, frozenset[NamespaceState]]] = {
-    NamespaceState.DISCONNECTED: frozenset({NamespaceState.CONNECTING}),
-    NamespaceState.CONNECTING: frozenset({NamespaceState.CONNECTED, NamespaceState.DISCONNECTED}),
-    NamespaceState.CONNECTED: frozenset({NamespaceState.DISCONNECTED}),
-}
-
-
-# -- internal records --------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Outgoing:
-    """One emit waiting for its ack, in the buffer, or in the retry queue."""
-
-    namespace: str
-    data: list[Any]
-    token: object | None
-    deadline: float | None  # the emit's own timeout, from the moment of the emit
-    retries: int = 0  # attempts left after the current one
-    id: int | None = None
-    attempt_deadline: float | None = None
-    in_flight: bool = False
-    done: bool = False
-
-    def when(self) -> float | None:
-        """The earliest deadline of this record."""
-        times = [t for t in (self.deadline, self.attempt_deadline) if t is not None]
-        return min(times) if times else None
-
-
-@dataclass(eq=False)
-class _NamespaceRecord:
-    """The state of one namespace the client wants to be in."""
-
-    state: NamespaceState = NamespaceState.DISCONNECTED
-    sid: str | None = None
-    buffer: deque[_Outgoing] = field(default_factory=deque)
-    queue: deque[_Outgoing] = field(default_factory=deque)
-
-    def move(self, state: NamespaceState) -> None:
-        """Change state, refusing what the table forbids."""
-        if state not in _TRANSITIONS[self.state]:
-            raise LocalProtocolError(f"namespace cannot go from {self.state} to {state}")
-        self.state = state
-
-
 class ClientSession:
     """The client's protocol state, across all its Engine.IO connections.
 
@@ -173,6 +117,8 @@ class ClientSession:
         retries: how many times an unacknowledged emit is sent again (0: emits do not go
             through the retry queue).
         ack_timeout: seconds each attempt of a retried emit waits for its ack (None: forever).
+        max_early_events: the most events kept per namespace that arrive before the server's
+            CONNECT reply (delivered right after it); past that, a protocol violation.
     """
 
     def __init__(
@@ -182,6 +128,7 @@ class ClientSession:
         buffer_size: int = 1024,
         retries: int = 0,
         ack_timeout: float | None = None,
+        max_early_events: int = 1024,
     ) -> None:
         if buffer_size < 0 or retries < 0 or (ack_timeout is not None and ack_timeout <= 0):
             raise ValueError("buffer_size and retries >= 0, ack_timeout > 0")
@@ -189,11 +136,12 @@ class ClientSession:
         self.buffer_size = buffer_size
         self.retries = retries
         self.ack_timeout = ack_timeout
-        self._namespaces: dict[str, _NamespaceRecord] = {}
+        self.max_early_events = max_early_events
+        self._namespaces: dict[str, NamespaceRecord] = {}
         self._decoder: Decoder | None = None
-        self._pending: dict[int, _Outgoing] = {}
+        self._pending: dict[int, Outgoing] = {}
         self._next_id = 0
-        self._timers: list[tuple[float, int, _Outgoing]] = []
+        self._timers: list[tuple[float, int, Outgoing]] = []
         self._timer_seq = 0
         self._out: list[str | bytes] = []
         self._events: list[ClientEvent] = []
@@ -288,7 +236,7 @@ class ClientSession:
         if self._decoder is None:
             raise LocalProtocolError("no open transport")
         packet = Packet(PacketType.CONNECT, Namespace(namespace), auth)
-        record = self._namespaces.setdefault(namespace, _NamespaceRecord())
+        record = self._namespaces.setdefault(namespace, NamespaceRecord())
         record.move(NamespaceState.CONNECTING)
         self._send(packet)
 
@@ -371,7 +319,7 @@ class ClientSession:
         record = self._namespaces.get(namespace)
         if record is None:
             raise NotConnected(f"not connected to namespace {namespace}")
-        entry = _Outgoing(namespace, data, token, None if timeout is None else now + timeout)
+        entry = Outgoing(namespace, data, token, None if timeout is None else now + timeout)
         connected = record.state is NamespaceState.CONNECTED and self._decoder is not None
         if self.retries:
             if not connected:
@@ -465,6 +413,8 @@ class ClientSession:
             record.move(NamespaceState.CONNECTED)
             record.sid = sid
             self._events.append(NamespaceConnected(name, sid))
+            self._events.extend(record.early)
+            record.early.clear()
             # Flush what was emitted while disconnected (socket.io-client emitBuffered).
             while record.buffer:
                 self._transmit(record.buffer.popleft())
@@ -484,6 +434,13 @@ class ClientSession:
                 self._drop_namespace(name, record, NotConnected("server disconnect"))
         elif record.state is NamespaceState.CONNECTED:  # EVENT, BINARY_EVENT
             self._events.append(EventReceived(name, packet.data[0], packet.data[1:], packet.id))
+        elif record.state is NamespaceState.CONNECTING:
+            # python-socketio sends what its ``connect`` handler emits before the CONNECT
+            # reply; Node's client delivers it, so do we: right after the CONNECT, in order.
+            if len(record.early) >= self.max_early_events:
+                self._violation(f"over {self.max_early_events} events before CONNECT on {name}")
+                return
+            record.early.append(EventReceived(name, packet.data[0], packet.data[1:], packet.id))
 
     def _resolve(self, namespace: str, ack_id: int | None, args: list[Any], now: float) -> None:
         """Match an ACK to its emit."""
@@ -506,7 +463,7 @@ class ClientSession:
         self._decoder = None
         self._events.append(ProtocolViolation(InvalidPacket(message)))
 
-    def _drain(self, record: _NamespaceRecord, now: float) -> None:
+    def _drain(self, record: NamespaceRecord, now: float) -> None:
         """Send the head of the retry queue, if connected and nothing is in flight."""
         if record.state is not NamespaceState.CONNECTED or self._decoder is None:
             return
@@ -522,7 +479,7 @@ class ClientSession:
             self._arm(entry)
         self._transmit(entry, force_ack=True)
 
-    def _transmit(self, entry: _Outgoing, *, force_ack: bool = False) -> None:
+    def _transmit(self, entry: Outgoing, *, force_ack: bool = False) -> None:
         """Encode and queue an emit; register its ack."""
         if entry.id is None and (entry.token is not None or force_ack):
             entry.id = self._allocate_id()
@@ -532,7 +489,7 @@ class ClientSession:
             entry.done = True
         self._send(Packet.event(entry.data, namespace=entry.namespace, id=entry.id))
 
-    def _forget(self, entry: _Outgoing) -> None:
+    def _forget(self, entry: Outgoing) -> None:
         """Stop matching acks to the current ack id of ``entry``."""
         if entry.id is not None:
             self._pending.pop(entry.id, None)
@@ -545,20 +502,20 @@ class ClientSession:
         self._next_id = 0 if ack_id >= MAX_ACK_ID else ack_id + 1
         return ack_id
 
-    def _arm(self, entry: _Outgoing) -> None:
+    def _arm(self, entry: Outgoing) -> None:
         """Schedule the earliest deadline of ``entry``."""
         when = entry.when()
         if when is not None:
             self._timer_seq += 1
             heapq.heappush(self._timers, (when, self._timer_seq, entry))
 
-    def _check_room(self, record: _NamespaceRecord) -> None:
+    def _check_room(self, record: NamespaceRecord) -> None:
         if self.buffer_size == 0:
             raise NotConnected("not connected (send buffer disabled)")
         if len(record.buffer) + len(record.queue) >= self.buffer_size:
             raise SendBufferFull(f"send buffer full ({self.buffer_size} packets)")
 
-    def _expire(self, entry: _Outgoing, error: SocketIOError, now: float) -> None:
+    def _expire(self, entry: Outgoing, error: SocketIOError, now: float) -> None:
         """Take an emit out of wherever it waits and fail its ack."""
         if entry.id is not None:
             self._pending.pop(entry.id, None)
@@ -575,14 +532,14 @@ class ClientSession:
         if was_head and record is not None:
             self._drain(record, now)  # the next queued emit may go now
 
-    def _fail(self, entry: _Outgoing, error: SocketIOError) -> None:
+    def _fail(self, entry: Outgoing, error: SocketIOError) -> None:
         entry.done = True
         if entry.token is not None:
             self._events.append(AckFailed(entry.token, error))
 
-    def _drop_namespace(self, name: str, record: _NamespaceRecord, error: SocketIOError) -> None:
+    def _drop_namespace(self, name: str, record: NamespaceRecord, error: SocketIOError) -> None:
         """Fail everything that waits in or for a namespace the client left."""
-        entries: Iterable[_Outgoing] = [
+        entries: Iterable[Outgoing] = [
             *[e for e in self._pending.values() if e.namespace == name],
             *record.buffer,
             *record.queue,

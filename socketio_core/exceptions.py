@@ -25,9 +25,18 @@ Every exception raised by this package derives from :exc:`SocketIOError`::
     ├── BrokerError                  (also the builtin ConnectionError) the message broker of a
     │                                pub/sub manager is unreachable at start-up, or a publish
     │                                still failed when its retry window ran out
-    └── ConnectionRefused            (also the builtin ConnectionRefusedError) raised by a
-                                     ``connect`` handler to refuse a client; becomes the
-                                     CONNECT_ERROR payload ``{"message": ..., "data": ...}``
+    ├── ConnectionRefused            (also the builtin ConnectionRefusedError) raised by a
+    │                                ``connect`` handler to refuse a client; becomes the
+    │                                CONNECT_ERROR payload ``{"message": ..., "data": ...}``
+    └── DisconnectedError            a simple client's ``emit`` / ``call`` / ``receive`` found
+                                     it disconnected (python-socketio's name)
+
+python-socketio's names are importable from here for code written against it:
+``ConnectionError`` is :exc:`ConnectFailed`, ``ConnectionRefusedError`` is
+:exc:`ConnectionRefused`, ``TimeoutError`` is :exc:`AckTimeout` and ``BadNamespaceError`` is
+:exc:`NotConnected` (the same classes, under the names python-socketio uses). They shadow
+builtins only as attributes of this module: ``from socketio_core import exceptions`` then
+``exceptions.TimeoutError``, as python-socketio code spells them.
 
 *Remote* errors mean the peer is at fault. The spec allows one answer to them: "the receiver
 MUST close the connection" (section "Sending and receiving data"). There is no Socket.IO error
@@ -66,6 +75,7 @@ __all__ = [
     "ConnectFailed",
     "ConnectionRefused",
     "DecodeError",
+    "DisconnectedError",
     "InvalidPacket",
     "LocalProtocolError",
     "MissingDependency",
@@ -212,3 +222,17 @@ class BrokerError(SocketIOError, ConnectionError):
     Raised at start-up when the broker is unreachable, and by an operation whose publish still
     failed when the manager's retry window ran out (the local sockets were served already).
     """
+
+
+class DisconnectedError(SocketIOError):
+    """python-socketio's ``DisconnectedError``: a simple client is not connected."""
+
+
+# python-socketio's names for the same classes (see the module docstring). Bound through
+# globals() so that this module's own code never sees a builtin name shadowed.
+globals().update(
+    ConnectionError=ConnectFailed,
+    ConnectionRefusedError=ConnectionRefused,
+    TimeoutError=AckTimeout,
+    BadNamespaceError=NotConnected,
+)

@@ -53,6 +53,7 @@ __all__ = [
     "MAX_ACK_ID",
     "RESERVED_EVENTS",
     "Namespace",
+    "NamespaceName",
     "Packet",
     "PacketType",
     "PendingPacket",
@@ -62,9 +63,13 @@ __all__ = [
     "packet_problem",
 ]
 
-Namespace = NewType("Namespace", str)
+#: A namespace name on the wire (``"/"``, ``"/chat"``); not to be confused with the class-based
+#: handlers of :class:`socketio_core.aio.Namespace`.
+NamespaceName = NewType("NamespaceName", str)
+#: The historical name of :data:`NamespaceName`, kept for existing imports.
+Namespace = NamespaceName
 
-DEFAULT_NAMESPACE: Final = Namespace("/")
+DEFAULT_NAMESPACE: Final = NamespaceName("/")
 
 #: Event names with a meaning of their own, never sent by a peer: socket.io-parser's
 #: ``RESERVED_EVENTS`` (CVE-2023-32695 hardening), plus ``"error"`` (CVE-2024-38355: an
@@ -243,7 +248,7 @@ class Packet:
     """
 
     type: PacketType
-    namespace: Namespace = DEFAULT_NAMESPACE
+    namespace: NamespaceName = DEFAULT_NAMESPACE
     data: Any = None
     id: int | None = None
     attachments: int = field(init=False, default=0)
@@ -270,11 +275,16 @@ class Packet:
         problem = packet_problem(packet_type, namespace, data, id)
         if problem is not None:
             raise LocalProtocolError(problem)
-        return cls._trusted(packet_type, Namespace(namespace), data, id, count)
+        return cls._trusted(packet_type, NamespaceName(namespace), data, id, count)
 
     @classmethod
     def _trusted(
-        cls, packet_type: PacketType, namespace: Namespace, data: Any, id: int | None, count: int
+        cls,
+        packet_type: PacketType,
+        namespace: NamespaceName,
+        data: Any,
+        id: int | None,
+        count: int,
     ) -> Packet:
         """A packet from fields the caller has already validated (no second walk)."""
         packet = object.__new__(cls)
@@ -451,7 +461,7 @@ class PendingPacket:
     """
 
     type: PacketType
-    namespace: Namespace
+    namespace: NamespaceName
     data: list[Any]
     id: int | None
     attachments: int
@@ -525,7 +535,7 @@ def _decode_text(text: str, max_attachments: int) -> Packet | PendingPacket:
         # "[<namespace>,]": up to the comma, or to the end ("1/admin" is accepted).
         comma = text.find(",", i)
         end = len(text) if comma == -1 else comma
-        namespace = Namespace(text[i:end])
+        namespace = NamespaceName(text[i:end])
         i = end + 1
     id = None
     end = _scan_digits(text, i, _MAX_ID_DIGITS, "ack id")

@@ -43,7 +43,8 @@ Kinds (fields besides the common ones)
   by ``server_side_response`` (``rid``, ``args``).
 
 A ``target`` is ``{"nsp": str, "rooms": [str] | null, "except": [str], "skip": [str],
-"volatile": bool}``: the broadcast flags of :class:`~socketio_core.aio.manager.BroadcastTarget`.
+"volatile": bool}``: :class:`~socketio_core.broadcast.BroadcastTarget`, the broadcast flags,
+encoded by its ``to_wire`` (``local`` is never published).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Final, Literal
 
+from .args import as_args
+from .broadcast import BroadcastTarget
 from .exceptions import LocalProtocolError, MissingDependency
 from .packet import DEFAULT_NAMESPACE, Packet
 from .parsers import JsonParser, Parser
@@ -100,25 +103,9 @@ Kind = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Which sockets an operation is for; see the module docstring."""
-
-    namespace: str = DEFAULT_NAMESPACE
-    rooms: tuple[str, ...] | None = None
-    except_rooms: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-    volatile: bool = False
-
-    def to_wire(self) -> dict[str, Any]:
-        """The ``target`` field."""
-        return {
-            "nsp": self.namespace,
-            "rooms": None if self.rooms is None else list(self.rooms),
-            "except": list(self.except_rooms),
-            "skip": list(self.skip),
-            "volatile": self.volatile,
-        }
+#: The ``target`` field is the server's own broadcast value, carried unchanged (one value from
+#: the operator to the manager and across the wire); ``Target`` is its historical name here.
+Target = BroadcastTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,26 +407,11 @@ def decode(
         return Rejected(reason)
     if "target" in body:
         raw = body["target"]
-        body["target"] = Target(
-            raw["nsp"],
-            None if raw["rooms"] is None else tuple(raw["rooms"]),
-            tuple(raw["except"]),
-            tuple(raw["skip"]),
-            raw["volatile"],
-        )
+        body["target"] = BroadcastTarget.from_wire(raw)
     return ClusterMessage(kind, uid, body, to)  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------- emitters
-
-
-def _as_args(data: Any) -> list[Any]:
-    """python-socketio's convention: None is no argument, a tuple several, else one."""
-    if data is None:
-        return []
-    if isinstance(data, tuple):
-        return list(data)
-    return [data]
 
 
 def _names(value: str | Any | None) -> tuple[str, ...]:
@@ -467,7 +439,9 @@ def build_emit(
     """
     ns = namespace or DEFAULT_NAMESPACE
     rooms = _names(to)
-    target = Target(ns, rooms or None, _names(except_rooms), _names(skip_sid), volatile)
-    packet = Packet.event([event, *_as_args(data)], namespace=ns)
+    target = BroadcastTarget(
+        ns, rooms or None, _names(except_rooms), _names(skip_sid), volatile=volatile
+    )
+    packet = Packet.event([event, *as_args(data)], namespace=ns)
     messages = (parser or JsonParser()).encode(packet)
     return ClusterMessage("emit", uid, {"target": target, "messages": list(messages)})

@@ -5,6 +5,7 @@ Examples::
     python -m websocket serve --host 127.0.0.1 --port 8765
     python -m websocket serve --port 8765 --max-size 65536 --no-compression
     python -m websocket connect ws://127.0.0.1:8765/
+    python -m websocket check ws://127.0.0.1:8765/ [--only utf8] [--strict] [--json FILE]
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import ssl
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from .aio import Connection, ConnectionOptions, connect, serve
+from .aio.check import run_check
+from .check import Verdict, render_table, results_to_json
 from .deflate import DeflateOptions
 from .exceptions import ConnectionClosed, WebSocketError
 
@@ -188,7 +192,29 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="refuse permessage-deflate (on by default)",
         )
+    add_check_parser(sub)
     return parser
+
+
+def add_check_parser(sub: Any) -> None:
+    """The ``check`` subcommand: RFC 6455 conformance of an echo server."""
+    chk = sub.add_parser("check", help="check an echo server against RFC 6455")
+    chk.add_argument("uri")
+    chk.add_argument("--only", action="append", default=[], metavar="GROUP")
+    chk.add_argument("--strict", action="store_true", help="non-strict verdicts fail too")
+    chk.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    chk.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS")
+
+
+def run_check_command(args: argparse.Namespace) -> int:
+    """Run ``check``; exit status 0 only if no case failed."""
+    results = asyncio.run(run_check(args.uri, only=args.only, timeout=args.timeout))
+    print(render_table(results, title=f"RFC 6455 conformance of {args.uri}"))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            out.write(results_to_json(results))
+    bad = {Verdict.FAIL, Verdict.NON_STRICT} if args.strict else {Verdict.FAIL}
+    return 1 if any(r.verdict in bad for r in results) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "check":
+        return run_check_command(args)
     try:
         asyncio.run(run_server(args) if args.command == "serve" else run_client(args))
     except KeyboardInterrupt:

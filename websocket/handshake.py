@@ -28,8 +28,10 @@ Rules this file keeps
   body) when it reports :class:`HandshakeFailed`; a client reports :class:`HandshakeFailed` and
   the I/O layer closes the connection (section 4.1, "_Fail the WebSocket Connection_").
 * Limits: ``max_header_bytes`` bounds the head (h11's ``max_incomplete_event_size`` while it is
-  incomplete, our own check once complete) and ``max_header_count`` the number of header lines;
-  both fail with 431. A client reads at most ``max_body`` bytes of a refusal's body.
+  incomplete, our own check once complete, whatever the read boundaries) and
+  ``max_header_count`` the number of header lines; both fail with 431. A request with both
+  Content-Length and Transfer-Encoding is refused with 400 (RFC 9112 section 6.1). A client
+  reads at most ``max_body`` bytes of a refusal's body.
 * Header names are lowercase in :class:`Request` / :class:`Response` (h11 does that on input; we
   do it for what we send, which keeps the usual capitalization on the wire). Lookups are
   case-insensitive.
@@ -65,6 +67,7 @@ from .http11 import (
     Response,
     UpgradePolicy,
     accept_key,
+    check_request_head,
     decode_headers,
     header_values,
     log_head,
@@ -226,10 +229,15 @@ class ServerHandshake(_Side):
         # In its IDLE state h11 yields nothing but Request, NEED_DATA or ConnectionClosed.
         assert isinstance(event, h11.Request)
         headers = decode_headers(event.headers)
-        try:
-            self._check_head(headers)
-        except TooManyHeaders as exc:
-            return self._fail(exc)
+        problem = check_request_head(
+            event.headers,
+            self._received - len(self._h11.trailing_data[0]),
+            max_header_count=self._max_count,
+            max_header_bytes=self._max_bytes,
+        )
+        if problem is not None:
+            status, why = problem
+            return self._fail(TooManyHeaders(why) if status == 431 else InvalidHandshake(why))
         request = Request(
             method=event.method.decode("ascii"),
             target=event.target.decode("latin-1"),

@@ -10,7 +10,6 @@ server of a layer above that meets an upgrade in the middle of a keep-alive conn
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import http
 import logging
@@ -37,6 +36,7 @@ __all__ = [
     "Response",
     "UpgradePolicy",
     "accept_key",
+    "check_request_head",
     "decode_headers",
     "header_values",
     "log_head",
@@ -63,6 +63,48 @@ def accept_key(key: str) -> str:
     """
     digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+def check_request_head(
+    raw_headers: Sequence[tuple[bytes, bytes]],
+    head_size: int,
+    *,
+    max_header_count: int,
+    max_header_bytes: int,
+) -> tuple[int, str] | None:
+    """The framing and size rules every server applies to a complete request head.
+
+    h11 bounds a head only while it is incomplete (``max_incomplete_event_size``): a whole
+    head that arrives in one read is parsed whatever its size. This check runs on the parsed
+    head, so the limits hold whatever the TCP read boundaries were.
+
+    Args:
+        raw_headers: the headers as h11 reports them (lowercase names, bytes).
+        head_size: the bytes the head took on the wire (request line to the blank line).
+        max_header_count: most header lines accepted.
+        max_header_bytes: largest head accepted, in bytes.
+
+    Returns:
+        None if the head is acceptable, else the status (431 or 400) and a reason; the
+        caller answers with that status and closes the connection.
+    """
+    if len(raw_headers) > max_header_count:
+        return 431, f"more than {max_header_count} headers"
+    if head_size > max_header_bytes:
+        return 431, f"HTTP head of {head_size} bytes, over {max_header_bytes}"
+    has_length = has_encoding = False
+    for name, _ in raw_headers:
+        if name == b"content-length":
+            has_length = True
+        elif name == b"transfer-encoding":
+            has_encoding = True
+    if has_length and has_encoding:
+        # RFC 9112 section 6.1: "A server MAY reject a request that contains both
+        # Content-Length and Transfer-Encoding [...]. Regardless, the server MUST close the
+        # connection after responding to such a request"; section 6.3 item 3 calls such a
+        # message a possible request smuggling attempt that "ought to be handled as an error".
+        return 400, "both Content-Length and Transfer-Encoding"
+    return None
 
 
 def header_values(headers: Headers, name: str) -> list[str]:
@@ -254,7 +296,7 @@ class UpgradePolicy:
             raise InvalidUpgrade("exactly one Sec-WebSocket-Key header is required")
         try:
             raw_key = base64.b64decode(keys[0], validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a non-ASCII key (found by fuzzing)
             raise InvalidUpgrade("Sec-WebSocket-Key is not base64") from exc
         if len(raw_key) != 16:
             raise InvalidUpgrade(f"Sec-WebSocket-Key decodes to {len(raw_key)} bytes, not 16")

@@ -36,23 +36,20 @@ States::
 
 from __future__ import annotations
 
-import codecs
 import enum
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Final, Protocol
 
+from .assembler import MessageAssembler
 from .events import CloseReceived, Event, Message, Ping, Pong
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
-    InvalidUTF8,
     LocalProtocolError,
-    PayloadTooBig,
     RemoteProtocolError,
-    TooManyFragments,
 )
 from .frames import (
     CLOSE_CODES_OK,
@@ -138,9 +135,8 @@ class Connection:
     # fmt: off
     __slots__ = (
         "_allowed_rsv", "_buf", "_close_deadline", "_events", "_failed_with", "_is_client",
-        "_keepalive_payload", "_mask_source", "_next_ping", "_out", "_ping_counter",
-        "_pong_deadline", "_rx_compressed", "_rx_decoder", "_rx_frames", "_rx_opcode",
-        "_rx_parts", "_rx_size", "_rx_text_parts", "_rx_wire", "_tx_compressed", "_tx_opcode",
+        "_keepalive_payload", "_mask_source", "_next_ping", "_out", "_pending_failure",
+        "_ping_counter", "_pong_deadline", "_rx", "_tx_compressed", "_tx_opcode",
         "close_rcvd", "close_sent", "close_timeout", "close_transport", "compressor", "debug",
         "failure", "max_buffered", "max_fragments", "max_size", "ping_interval", "ping_timeout",
         "role", "state"
@@ -179,15 +175,15 @@ class Connection:
         self._events: list[Event] = []
         self._out: list[bytes] = []
 
-        # Reassembly of an incoming fragmented message.
-        self._rx_opcode: int | None = None
-        self._rx_compressed = False
-        self._rx_parts: list[bytes] = []
-        self._rx_text_parts: list[str] = []
-        self._rx_decoder: codecs.IncrementalDecoder | None = None
-        self._rx_size = 0
-        self._rx_wire = 0
-        self._rx_frames = 0
+        # Reassembly of incoming messages, and streaming UTF-8 validation.
+        self._rx = MessageAssembler(
+            max_size=max_size,
+            max_fragments=max_fragments,
+            max_buffered=self.max_buffered,
+            compressor=compressor,
+        )
+        # A failure met after messages of the same read: applied by fail_pending().
+        self._pending_failure: RemoteProtocolError | None = None
 
         # State of an outgoing fragmented message.
         self._tx_opcode: int | None = None
@@ -265,41 +261,67 @@ class Connection:
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Feed bytes read from the transport."""
-        if self.close_rcvd is not None or self.failure is not None or self.state is State.CLOSED:
+        if (
+            self.close_rcvd is not None
+            or self.failure is not None
+            or self._pending_failure is not None
+            or self.state is State.CLOSED
+        ):
             return  # Section 7.1.7 / 5.5.1: nothing after a close frame or a failure counts.
         buf = self._buf
         buf += data
         pos = 0
         mask_required = not self._is_client
         allowed_rsv = self._allowed_rsv
+        rx = self._rx
         try:
             while True:
                 # A continuation may only bring what is left of the message's budget,
                 # checked on its header, before its payload is buffered.
-                max_size = (
-                    self.max_size - self._rx_size
-                    if self._rx_opcode is not None and not self._rx_compressed
-                    else self.max_size
-                )
                 parsed = parse_frame(
                     buf,
                     pos,
-                    max_size=max_size,
+                    max_size=rx.budget(),
                     mask_required=mask_required,
                     allowed_rsv=allowed_rsv,
                 )
                 if parsed is None:
+                    if pos < len(buf):
+                        rx.check_partial(buf, pos)  # section 8.1: fail on the first bad byte
                     break
+                if rx.validating:
+                    rx.frame_done()
                 frame, pos = parsed
                 self._handle_frame(frame, now)
                 if self.close_rcvd is not None or self.failure is not None:
                     pos = len(buf)
                     break
         except RemoteProtocolError as exc:
-            self._fail(exc, now)
             pos = len(buf)
+            if any(type(event) is Message for event in self._events):
+                # Strict order: the messages before the bad frame reach the application (an
+                # echo is sent) before the close frame; the driver calls fail_pending().
+                self._pending_failure = exc
+            else:
+                self._fail(exc, now)
         if pos:
             del buf[:pos]
+
+    @property
+    def failure_pending(self) -> bool:
+        """Whether bad input waits behind messages not yet handled (see :meth:`fail_pending`)."""
+        return self._pending_failure is not None
+
+    def fail_pending(self, now: float) -> None:
+        """Fail the connection for bad input that came after messages of the same read.
+
+        :meth:`receive_data` keeps such a failure back, and ignores further input, so that the
+        application can handle the messages that came before it (and answer them) before the
+        close frame goes out. Call this once it has; :meth:`on_timer` also applies it.
+        """
+        exc, self._pending_failure = self._pending_failure, None
+        if exc is not None and self.state is not State.CLOSED:
+            self._fail(exc, now)
 
     def receive_eof(self) -> None:
         """The transport reached end of file or was lost; the connection is now CLOSED."""
@@ -308,13 +330,16 @@ class Connection:
         self._set_state(State.CLOSED)
         self.close_transport = True
         self._buf.clear()
-        self._rx_parts.clear()
-        self._rx_text_parts.clear()
+        self._rx.reset()
+        if self._pending_failure is not None:
+            self.failure, self._pending_failure = self._pending_failure, None
+            self._failed_with = (self.failure.close_code, str(self.failure)[:123])
         if self.debug:
             logger.debug("= connection closed: %d %s", self.close_code, self.close_reason)
 
     def on_timer(self, now: float) -> None:
         """Act on every deadline reached at ``now``."""
+        self.fail_pending(now)
         if self.state is State.CLOSING:
             if self._close_deadline is not None and now >= self._close_deadline:
                 # Section 7.1.1: give up waiting for the peer and close the TCP connection.
@@ -465,9 +490,7 @@ class Connection:
         """Section 7.1.7: send a close frame with the error's code, then close the TCP link."""
         self.failure = exc
         logger.info("! failing WebSocket connection (%d): %s", exc.close_code, exc)
-        self._rx_parts.clear()
-        self._rx_text_parts.clear()
-        self._rx_opcode = None
+        self._rx.reset()
         code = exc.close_code
         reason = str(exc)[: MAX_CONTROL_PAYLOAD - 2]
         reason_bytes = reason.encode("utf-8")[: MAX_CONTROL_PAYLOAD - 2]
@@ -489,20 +512,22 @@ class Connection:
                 len(frame.payload),
             )
         if opcode in (OP_TEXT, OP_BINARY):
-            if self._rx_opcode is not None:
+            if self._rx.opcode is not None:
                 # Section 5.4: fragments of one message are not interleaved with another.
                 raise RemoteProtocolError("data frame inside a fragmented message")
             if frame.fin:
-                self._events.append(Message(self._single_frame_message(frame)))
+                self._events.append(Message(self._rx.single(frame)))
             else:
-                self._start_message(frame)
+                self._rx.start(frame)
         elif opcode == OP_CONT:
-            if self._rx_opcode is None:
+            if self._rx.opcode is None:
                 raise RemoteProtocolError("continuation frame without a message to continue")
             if frame.rsv1:
                 # RFC 7692 section 6.1: RSV1 is only set on the first frame.
                 raise RemoteProtocolError("RSV1 set on a continuation frame")
-            self._continue_message(frame)
+            message = self._rx.add(frame)
+            if message is not None:
+                self._events.append(Message(message))
         elif opcode == OP_PING:
             # Section 5.5.2: answer with a pong carrying the same payload, unless closing.
             if self.close_sent is None:
@@ -521,9 +546,7 @@ class Connection:
         self.close_rcvd = (code, reason)
         logger.debug("< close %d %s", code, reason)
         self._events.append(CloseReceived(code, reason))
-        self._rx_parts.clear()
-        self._rx_text_parts.clear()
-        self._rx_opcode = None
+        self._rx.reset()
         if self.close_sent is None:
             # Section 5.5.1: answer with a close frame, typically echoing the status code.
             self._queue_close(code, reason, frame.payload, now)
@@ -532,68 +555,3 @@ class Connection:
         else:
             # The client waits for the server to close TCP, up to close_timeout.
             self._close_deadline = now + self.close_timeout
-
-    def _single_frame_message(self, frame: Frame) -> str | bytes:
-        payload = frame.payload
-        if frame.rsv1:
-            assert self.compressor is not None
-            payload = self.compressor.decode(payload, fin=True, max_size=self.max_size)
-        if frame.opcode == OP_BINARY:
-            return payload
-        try:
-            return payload.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidUTF8("text message is not valid UTF-8") from exc
-
-    def _start_message(self, frame: Frame) -> None:
-        self._rx_opcode = frame.opcode
-        self._rx_compressed = frame.rsv1
-        self._rx_size = 0
-        self._rx_wire = 0
-        self._rx_frames = 0
-        self._rx_parts = []
-        self._rx_text_parts = []
-        self._rx_decoder = (
-            codecs.getincrementaldecoder("utf-8")() if frame.opcode == OP_TEXT else None
-        )
-        self._continue_message(frame)
-
-    def _continue_message(self, frame: Frame) -> None:
-        self._rx_frames += 1
-        if self._rx_frames > self.max_fragments:
-            raise TooManyFragments(f"message in more than {self.max_fragments} frames")
-        payload = frame.payload
-        self._rx_wire += len(payload)
-        if self._rx_wire > self.max_buffered:
-            raise PayloadTooBig(f"unfinished message over {self.max_buffered} buffered bytes")
-        if self._rx_compressed:
-            assert self.compressor is not None
-            payload = self.compressor.decode(
-                payload, fin=frame.fin, max_size=self.max_size - self._rx_size
-            )
-        self._rx_size += len(payload)
-        if self._rx_size > self.max_size:
-            raise PayloadTooBig(f"message over {self.max_size} bytes")
-        decoder = self._rx_decoder
-        if decoder is not None:
-            try:
-                # Incremental validation: fails on the first invalid byte (section 8.1).
-                self._rx_text_parts.append(decoder.decode(payload, frame.fin))
-            except UnicodeDecodeError as exc:
-                raise InvalidUTF8("text message is not valid UTF-8") from exc
-            pending = decoder.getstate()[0]
-            if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
-                # CPython's decoder waits for the third byte of a surrogate (ED A0..BF) before
-                # failing; no such sequence is UTF-8, so fail on its second byte already.
-                raise InvalidUTF8("text message is not valid UTF-8 (a surrogate)")
-        else:
-            self._rx_parts.append(payload)
-        if frame.fin:
-            data: str | bytes = (
-                "".join(self._rx_text_parts) if decoder is not None else b"".join(self._rx_parts)
-            )
-            self._rx_opcode = None
-            self._rx_decoder = None
-            self._rx_parts = []
-            self._rx_text_parts = []
-            self._events.append(Message(data))

@@ -85,6 +85,10 @@ class AsyncServer:
             encoded frame between its recipients.
         allow_request: hook called with the request before any session is made; False
             refuses with 403, :exc:`ConnectionRefused` with its status.
+        max_send_buffer: most bytes of outgoing packets one session may hold for a client
+            that does not take them, on polling (no GET comes) and on WebSocket (the peer
+            does not read); default four times ``max_http_buffer_size``. Past it, volatile
+            packets are dropped, then the session closes with ``transport error``.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class AsyncServer:
         upgrade_timeout: float = 10.0,
         websocket_compression: bool = False,
         allow_request: AllowRequest | None = None,
+        max_send_buffer: int | None = None,
     ) -> None:
         names = tuple(transports) if transports is not None else ("polling", "websocket")
         try:
@@ -115,6 +120,7 @@ class AsyncServer:
             max_payload=max_http_buffer_size,
             upgrade_timeout=upgrade_timeout,
             allow_upgrades=allow_upgrades and Transport.WEBSOCKET in self.transports,
+            max_send_buffer=max_send_buffer,
         )
         self.max_http_buffer_size = max_http_buffer_size
         self.cookie = cookie

@@ -39,8 +39,6 @@ __all__ = ["SessionDriver", "WebSocketTransport"]
 
 logger = logging.getLogger(__name__)
 
-# A WebSocket whose peer leaves more than this unread is closed: memory stays bounded.
-MAX_WEBSOCKET_BACKLOG = 16 * 2**20
 # Above this many unread bytes a WebSocket is not "writable" for volatile messages.
 VOLATILE_BACKLOG = 64 * 1024
 
@@ -172,16 +170,21 @@ class SessionDriver:
 
     # ----------------------------------------------------------- application inputs
 
-    def send(self, data: str | bytes | Packet) -> None:
+    def send(self, data: str | bytes | Packet, *, volatile: bool = False) -> None:
         """Queue a message for the client (raises SessionClosed once closing).
 
         A broadcast passes the same message :class:`Packet` to every recipient: it is then
         encoded once, down to the WebSocket frame (see the standalone front door).
+        ``volatile`` packets are the first dropped when the client falls behind by more than
+        ``max_send_buffer`` bytes; past that the session closes (``transport error``).
         """
-        self.core.send(data)
+        core = self.core
+        core.send(data, volatile=volatile)
         # Queueing a message makes output only: no event, no deadline moves (the per-recipient
-        # path of a broadcast, so it does no more than that).
+        # path of a broadcast, so it does no more than that), unless it closed the session.
         self._pump_output()
+        if core.closed:
+            self.pump()
 
     def close(self, *, force: bool = False) -> None:
         """Close the session from the server side (``force``: without waiting for a GET)."""
@@ -220,10 +223,12 @@ class SessionDriver:
         if ws is not None:
             for message in core.websocket_data_to_send():
                 ws.write(message)
+            if not core.websocket_should_close:
+                # The same send-buffer rule as for polling, on the transport's write buffer.
+                backlog = ws.backlog
+                if backlog > core.config.send_buffer_limit:
+                    core.websocket_backlog(backlog, self._loop.time())
             if core.websocket_should_close:
-                ws.close()
-            elif ws.backlog > MAX_WEBSOCKET_BACKLOG:
-                logger.info("! %s: client not reading, closing its websocket", self.sid)
                 ws.close()
 
     def _deliver(

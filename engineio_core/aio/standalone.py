@@ -14,10 +14,17 @@ the other on a keep-alive connection, and never waits for anything but the netwo
   a 101 through the same h11 connection, and from then on the same task reads WebSocket frames
   and hands each message to the session (:meth:`websocket.aio.Connection.run`).
 
-Limits: the request head is bounded by ``max_header_bytes`` (431 above), each request must
-arrive within ``request_timeout`` once started, a keep-alive connection with no request in
-flight is closed after ``idle_timeout``, and a POST body over ``max_http_buffer_size`` is
-answered with 413 without reading the rest.
+Limits: the request head is bounded by ``max_header_bytes`` and ``max_header_count`` (431
+above, checked on the parsed head too, so they hold whatever the TCP read boundaries were),
+each request must arrive within ``request_timeout`` once started, a keep-alive connection with
+no request in flight is closed after ``idle_timeout``, and a POST body over
+``max_http_buffer_size`` is answered with 413 without reading the rest.
+
+Strict HTTP/1.1: every malformed request (h11's errors, in the head or in a chunked body) is
+answered with 400, 413 or 431 and ``Connection: close``, logged in one INFO line; a request
+with both Content-Length and Transfer-Encoding is refused with 400 (RFC 9112 section 6.1).
+After an error response the connection is half-closed and the peer's input drained, bounded in
+bytes and time, before the socket closes, so the response is not destroyed by a TCP reset.
 """
 
 from __future__ import annotations
@@ -36,11 +43,12 @@ from typing import Any
 import h11
 
 from websocket.aio import ConnectionOptions
+from websocket.aio.linger import linger_close
 from websocket.aio.server import open_connection
 from websocket.deflate import DeflateOptions
-from websocket.exceptions import ConnectionClosed, InvalidHandshake
+from websocket.exceptions import ConnectionClosed, InvalidHandshake, InvalidVersion
 from websocket.frames import PreparedMessage
-from websocket.http11 import Accepted, Request, Response, UpgradePolicy
+from websocket.http11 import Accepted, Request, Response, UpgradePolicy, check_request_head
 from websocket.protocol import Role
 
 from ..request import HTTPRequest
@@ -112,7 +120,8 @@ class StandaloneServer:
         fallback: called with requests for other paths; returns the response (default 404).
         static_files: python-engineio's static file rules (:mod:`engineio_core.static`),
             served for GET and HEAD on other paths before ``fallback``.
-        max_header_bytes: largest request head (431 above).
+        max_header_bytes: largest request head in bytes (431 above).
+        max_header_count: most header lines in a request head (431 above).
         request_timeout: seconds for a started request to arrive whole.
         idle_timeout: seconds a keep-alive connection may stay idle.
     """
@@ -128,6 +137,7 @@ class StandaloneServer:
         fallback: Callable[[HTTPRequest], PreparedResponse] | None = None,
         static_files: StaticFiles | None = None,
         max_header_bytes: int = 16384,
+        max_header_count: int = 100,
         request_timeout: float = 10.0,
         idle_timeout: float = 120.0,
     ) -> None:
@@ -139,6 +149,7 @@ class StandaloneServer:
         self.fallback = fallback
         self.static_files: StaticFiles = static_files or {}
         self.max_header_bytes = max_header_bytes
+        self.max_header_count = max_header_count
         self.request_timeout = request_timeout
         self.idle_timeout = idle_timeout
         self._listener: asyncio.Server | None = None
@@ -220,6 +231,9 @@ class StandaloneServer:
         try:
             assert connection is not None
             await connection.run()
+            if connection.failed:
+                # An error response went out: let it reach the peer before the socket closes.
+                await linger_close(reader, writer)
             websocket = connection.websocket
             if websocket is not None:
                 connection = None  # an upgraded connection keeps nothing of its HTTP side
@@ -273,22 +287,34 @@ class _HTTPConnection:
         self.abort_parked: Callable[[], None] | None = None
         self.request_deadline: float | None = None
         self.closed = False
+        self.failed = False  # an error response was sent: linger before closing
         self.websocket: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     async def run(self) -> None:
         while not self.closed:
+            buffered = len(self.h11.trailing_data[0])
             try:
                 event = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                logger.info("! bad HTTP request from %s: %s", self.client, exc)
-                self._send_error(exc.error_status_hint, str(exc))
-                return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                if not await self._read(event is h11.PAUSED):
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    if not await self._read(event is h11.PAUSED):
+                        return
+                elif isinstance(event, h11.Request):
+                    # The head's size on the wire: h11 consumed exactly it from its buffer.
+                    problem = check_request_head(
+                        event.headers,
+                        buffered - len(self.h11.trailing_data[0]),
+                        max_header_count=self.front.max_header_count,
+                        max_header_bytes=self.front.max_header_bytes,
+                    )
+                    if problem is not None:
+                        self._bad_request(*problem)
+                        return
+                    await self._handle(event)
+                elif isinstance(event, h11.ConnectionClosed):
                     return
-            elif isinstance(event, h11.Request):
-                await self._handle(event)
-            elif isinstance(event, h11.ConnectionClosed):
+            except h11.RemoteProtocolError as exc:
+                # A malformed head, or a malformed chunked body met by _read_body.
+                self._bad_request(exc.error_status_hint, str(exc))
                 return
             # Data / EndOfMessage outside a handled request cannot happen: _handle reads them.
 
@@ -327,6 +353,12 @@ class _HTTPConnection:
         if self.h11.their_state is not h11.SWITCHED_PROTOCOL:
             self.h11.receive_data(data)
         return True
+
+    def _bad_request(self, status: int, why: str) -> None:
+        """Answer a malformed request with ``status`` and close: one INFO line, no traceback."""
+        logger.info("! bad HTTP request from %s (%d): %s", self.client, status, why)
+        self.failed = True
+        self._send_error(status, why)
 
     def abort_parked_get(self) -> None:
         """Tell the session that the GET parked on this connection will never be answered."""
@@ -386,7 +418,7 @@ class _HTTPConnection:
             body = await self._read_body(self.front.server.max_http_buffer_size)
             if body is None:
                 # The rest of the body is never read: this connection cannot carry on.
-                self.closed = True
+                self.closed = self.failed = True
         else:
             await self._read_body(0)
         self.request_deadline = None  # the request has arrived whole
@@ -436,16 +468,18 @@ class _HTTPConnection:
         elif self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
 
-    def _send_error(self, status: int, message: str) -> None:
+    def _send_error(
+        self, status: int, message: str, extra: list[tuple[str, str]] | None = None
+    ) -> None:
         self.closed = True
         if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         body = f"{message}\n".encode()
-        response = PreparedResponse(
-            status,
-            [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
-            body,
-        )
+        headers = [
+            ("Content-Type", "text/plain; charset=UTF-8"),
+            ("Content-Length", str(len(body))),
+        ]
+        response = PreparedResponse(status, [*headers, *(extra or ())], body)
         self._write_response(response)
 
     # ------------------------------------------------------------------ WebSocket
@@ -465,12 +499,24 @@ class _HTTPConnection:
         )
         try:
             subprotocol, compressor, headers = self.front.upgrade_policy.negotiate(ws_request)
-            body = await self._read_body(0)
+            try:
+                body = await self._read_body(0)
+            except h11.RemoteProtocolError as exc:
+                raise InvalidHandshake(f"malformed HTTP request: {exc}") from exc
             if body != b"":
                 raise InvalidHandshake("a WebSocket handshake request has no body")
         except InvalidHandshake as exc:
             logger.info("! WebSocket upgrade refused: %s", exc)
-            self._send_error(exc.status, str(exc))
+            extra = []
+            if isinstance(exc, InvalidVersion):
+                # RFC 6455 section 4.2.2: a server that does not understand the version "MUST
+                # abort the WebSocket handshake described herein and instead send an
+                # appropriate HTTP error code (such as 426 Upgrade Required) and a
+                # |Sec-WebSocket-Version| header field indicating the version(s) the server is
+                # capable of understanding" (section 4.4).
+                extra.append(("Sec-WebSocket-Version", "13"))
+            self.failed = True
+            self._send_error(exc.status, str(exc), extra)
             self._new_session_failed(target)
             return
         self.writer.write(

@@ -1,187 +1,228 @@
-"""Packet handling of the Socket.IO server: CONNECT, events, acks, disconnects.
+"""The Socket.IO server's handlers side: middlewares and handlers run for the core's events.
 
-:class:`Dispatcher` is the half of :class:`~socketio_core.aio.server.AsyncServer` that reacts
-to the network; the other half (the application API) is in :mod:`socketio_core.aio.server`.
+Theory of operation
+-------------------
+Every protocol rule (CONNECT first and its deadline, which namespaces are served, ack ids and
+their deadlines, holding emits until the CONNECT reply) is in the sans-I/O core,
+:mod:`socketio_core.server_session`, one per Engine.IO connection, driven by a
+:class:`~socketio_core.aio.session_driver.ServerSessionDriver`. :class:`Dispatcher` keeps the
+table of drivers and of sockets, and turns each core event into application work:
 
-Rules this file keeps (spec section "Sending and receiving data" and Node's socket.io):
+* :class:`ConnectRequested`: the socket is registered (rooms, session) and the connection
+  middlewares and ``connect`` handler run; the dispatcher then accepts or refuses it;
+* :class:`EventReceived`: packet middlewares and the handler run; its return value is the ack;
+* :class:`SocketDisconnected`: the socket is forgotten and its ``disconnect`` handler runs;
+* :class:`AckReceived` / :class:`AckFailed`: settled at once (:mod:`~socketio_core.aio.acks`),
+  never queued, so a handler that awaits a client's ack cannot deadlock its own queue;
+* :class:`CloseConnection`: the Engine.IO connection is closed.
 
-* The first packet of a connection must be a CONNECT, within ``connect_timeout``; a decoder
-  error of any kind closes the Engine.IO connection and forgets everything of the client.
-* CONNECT to a namespace nobody serves gets CONNECT_ERROR ``{"message": "Invalid
-  namespace"}``; a refusal by a middleware or the ``connect`` handler gets CONNECT_ERROR with
-  the refusal's ``message`` and ``data``.
-* A socket is registered (rooms, sessions) before its ``connect`` handler runs, so the handler
-  can join rooms and emit; what it emits is held back and sent right after the CONNECT packet.
-* Events for a namespace the client has not joined are dropped. An event with an ack id gets
-  an ACK carrying the handler's return value (a tuple is several arguments).
-* Every pending ack of a socket is settled when it disconnects: nothing piles up.
+Connection work runs in the connection's ordered inbox, so a client's CONNECT, events and
+disconnect reach the application in arrival order (with ``async_handlers``, each event runs
+in a task of its own instead). The dispatcher is given narrow pieces, not the server: the
+parser, the handler registry, the room membership, the middleware lists and a ``spawn``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import inspect
 import logging
-import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engineio_core.handshake import new_sid
 
-from ..exceptions import AckTimeout, ConnectionRefused, NotConnected, RemoteProtocolError
-from ..packet import Namespace, Packet, PacketType
-from .manager import BroadcastTarget
-from .state import AckWaiter, Client, Socket
+from ..args import as_args
+from ..exceptions import ConnectionRefused, NotConnected, SocketIOError
+from ..packet import Packet
+from ..parsers import Parser
+from ..server_events import (
+    SERVER_NAMESPACE_DISCONNECT,
+    AckFailed,
+    AckReceived,
+    CloseConnection,
+    ConnectRequested,
+    EventReceived,
+    ServerEvent,
+    SocketDisconnected,
+)
+from ..server_session import AckIds, ServerSession
+from .acks import AckCollector, AckWaiter, settle
+from .handlers import HandlerRegistry
+from .session_driver import EngineIOSession, ServerSessionDriver
 
 if TYPE_CHECKING:
-    from .server import AsyncServer
+    from ..admin import ServerListener
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Membership", "SocketContext"]
 
 logger = logging.getLogger(__name__)
 
+Middleware = Callable[..., Any]
+Middlewares = list[tuple[str | None, Middleware]]
+
+
+class Membership(Protocol):
+    """Where sockets are registered for rooms (the client manager)."""
+
+    def connect(self, namespace: str, sid: str) -> None:
+        """A socket of this process connected."""
+
+    def disconnect(self, namespace: str, sid: str) -> None:
+        """A socket of this process disconnected."""
+
+
+class SocketContext:
+    """What the application keeps of one socket: its connection, session, data and auth."""
+
+    __slots__ = ("accepted", "auth", "conn", "connected_at", "data", "namespace", "session", "sid")
+
+    def __init__(self, sid: str, namespace: str, conn: ServerSessionDriver, auth: Any) -> None:
+        self.sid = sid
+        self.namespace = namespace
+        self.conn = conn
+        self.auth = auth
+        self.session: dict[str, Any] = {}
+        self.data: dict[str, Any] = {}
+        self.connected_at = time.time()
+        self.accepted = False  # the application accepted it and has not seen it leave
+
+    @property
+    def handshake(self) -> dict[str, Any]:
+        """Node's ``socket.handshake``: headers, time, address, query, auth."""
+        environ = self.conn.environ
+        request = environ.get("engineio.request")
+        headers = dict(request.headers) if request is not None else {}
+        return {
+            "headers": headers,
+            "time": time.strftime("%a %b %d %Y %H:%M:%S", time.gmtime(self.connected_at)),
+            "address": environ.get("REMOTE_ADDR", ""),
+            "xdomain": "origin" in headers,
+            "secure": environ.get("wsgi.url_scheme") in ("https", "wss"),
+            "issued": int(self.connected_at * 1000),
+            "url": environ.get("PATH_INFO", "")
+            + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""),
+            "query": dict(request.query) if request is not None else {},
+            "auth": self.auth if isinstance(self.auth, dict) else {},
+        }
+
 
 class Dispatcher:
-    """The network side of an :class:`AsyncServer`; see the module docstring."""
+    """Runs the application for the events of every connection; see the module docstring.
 
-    def __init__(self, server: AsyncServer) -> None:
-        self.server = server
-        self.clients: dict[str, Client] = {}
-        self.sockets: dict[str, Socket] = {}
-        self._ack_ids: dict[str, int] = {}
+    Args:
+        parser: the packet parser.
+        registry: the handlers.
+        membership: the room registry of the client manager.
+        serves: whether a namespace is served.
+        middlewares / packet_middlewares: the server's lists (shared, not copied).
+        spawn: starts a task the server keeps a reference to.
+        eio_session: the Engine.IO session of an Engine.IO sid.
+    """
+
+    def __init__(
+        self,
+        parser: Parser,
+        registry: HandlerRegistry,
+        membership: Membership,
+        *,
+        serves: Callable[[str], bool],
+        middlewares: Middlewares,
+        packet_middlewares: Middlewares,
+        spawn: Callable[[Coroutine[Any, Any, Any]], Any],
+        eio_session: Callable[[str], EngineIOSession | None],
+        connect_timeout: float = 45.0,
+        always_connect: bool = False,
+        async_handlers: bool = False,
+    ) -> None:
+        self.parser = parser
+        self.registry = registry
+        self.membership = membership
+        self.serves = serves
+        self.middlewares = middlewares
+        self.packet_middlewares = packet_middlewares
+        self.spawn = spawn
+        self.eio_session = eio_session
+        self.connect_timeout = connect_timeout
+        self.always_connect = always_connect
+        self.async_handlers = async_handlers
+        self.ack_ids = AckIds()
+        #: ``instrument()``'s observer (set through ``AsyncServer.listener``); None: no work.
+        self.listener: ServerListener | None = None
+        self.connections: dict[str, ServerSessionDriver] = {}
+        self.sockets: dict[str, SocketContext] = {}
 
     # ------------------------------------------------------------ Engine.IO events
 
     def on_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
-        client = Client(eio_sid, environ, self.server.parser.decoder(require_connect_first=True))
-        self.clients[eio_sid] = client
-        if self.server.listener is not None:  # admin hook
-            self.server.listener.on_eio_connect(eio_sid)
-        client.connect_timer = asyncio.get_running_loop().call_later(
-            self.server.connect_timeout, self._connect_timed_out, client
+        """A new Engine.IO connection: its core and driver."""
+        loop = asyncio.get_running_loop()
+        core = ServerSession(
+            self.parser,
+            now=loop.time(),
+            new_sid=new_sid,
+            accepts=self.serves,
+            connect_timeout=self.connect_timeout,
+            ack_ids=self.ack_ids,
         )
-        if not self.server._manager_started:
-            self.server.start_background_task(self.server._start_manager)
-
-    def _connect_timed_out(self, client: Client) -> None:
-        client.connect_timer = None
-        if not client.sockets and not client.closed:
-            logger.info(
-                "! %s: no CONNECT within %ss, closing", client.eio_sid, self.server.connect_timeout
-            )
-            self._close_client(client)
-
-    def _close_client(self, client: Client) -> None:
-        driver = self.server.eio.sessions.get(client.eio_sid)  # type: ignore[call-overload]
-        if driver is not None:
-            driver.close()
+        conn = ServerSessionDriver(
+            eio_sid, self.eio_session(eio_sid), environ, core, self._on_events, self.listener
+        )
+        self.connections[eio_sid] = conn
+        if self.listener is not None:  # admin hook
+            self.listener.on_eio_connect(eio_sid)
 
     def on_eio_message(self, eio_sid: str, data: str | bytes) -> None:
-        if self.server.listener is not None:  # admin hook
-            self.server.listener.on_packet_in(data)
-        client = self.clients.get(eio_sid)
-        if client is None or client.closed:
-            return
-        try:
-            packet = client.decoder.feed(data)
-        except RemoteProtocolError as exc:
-            # Spec: a malformed packet means "the receiver MUST close the connection".
-            logger.info("! %s: %s; closing the connection", eio_sid, exc)
-            client.closed = True
-            self._close_client(client)
-            return
-        if packet is None:
-            return
-        kind = packet.type
-        if kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
-            self._handle_ack(client, packet)
-        elif self.server.async_handlers and kind in (PacketType.EVENT, PacketType.BINARY_EVENT):
-            self.server.start_background_task(self._handle_event, client, packet)
-        else:
-            client.enqueue(lambda: self._handle_packet(client, packet))
+        """An Engine.IO message (taken synchronously, as it is received)."""
+        conn = self.connections.get(eio_sid)
+        if conn is not None:
+            conn.receive(data)
 
     async def on_eio_disconnect(self, eio_sid: str, reason: object) -> None:
-        client = self.clients.pop(eio_sid, None)
-        if self.server.listener is not None:  # admin hook
-            self.server.listener.on_eio_disconnect(eio_sid, str(reason))
-        if client is None:
-            return
-        if client.connect_timer is not None:
-            client.connect_timer.cancel()
-            client.connect_timer = None
+        """The Engine.IO connection is gone: every socket of it leaves."""
+        conn = self.connections.pop(eio_sid, None)
+        if self.listener is not None:  # admin hook
+            self.listener.on_eio_disconnect(eio_sid, str(reason))
+        if conn is not None:
+            conn.connection_closed(str(reason))
 
-        async def gone() -> None:
-            client.closed = True
-            for socket in list(client.sockets.values()):
-                await self.socket_gone(socket, str(reason))
+    # --------------------------------------------------------------- core events
 
-        client.enqueue(gone)
+    def _on_events(self, conn: ServerSessionDriver, events: Sequence[ServerEvent]) -> None:
+        for event in events:
+            if type(event) is EventReceived:
+                if self.async_handlers:
+                    self.spawn(self._event(conn, event))
+                else:
+                    conn.inbox.push(functools.partial(self._event, conn, event))
+            elif type(event) is AckReceived:
+                settle(event.token, event.sid, event.args, None)
+            elif type(event) is AckFailed:
+                settle(event.token, event.sid, None, event.error)
+            elif type(event) is ConnectRequested:
+                conn.inbox.push(functools.partial(self._connect, conn, event))
+            elif type(event) is SocketDisconnected:
+                conn.inbox.push(functools.partial(self._gone, event))
+            elif type(event) is CloseConnection:
+                logger.debug("x %s: closing (%s)", conn.eio_sid, event.reason)
+                conn.close()
 
-    # ----------------------------------------------------------------- packets
-
-    async def _handle_packet(self, client: Client, packet: Packet) -> None:
-        if client.closed:
-            return
-        kind = packet.type
-        if kind is PacketType.CONNECT:
-            await self._handle_connect(client, packet.namespace, packet.data)
-        elif kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
-            await self._handle_event(client, packet)
-        elif kind is PacketType.DISCONNECT:
-            socket = client.sockets.get(packet.namespace)
-            if socket is not None:
-                await self.socket_gone(socket, "client namespace disconnect")
-        else:  # CONNECT_ERROR is for clients only
-            logger.info("! %s: unexpected %s packet; closing", client.eio_sid, kind.name)
-            client.closed = True
-            self._close_client(client)
-
-    def _accepts(self, namespace: str) -> bool:
-        if namespace == "/" or self.server.registry.known(namespace):
-            return True
-        accepted = self.server.accepted_namespaces
-        if (
-            accepted == "*"
-            or "*" in self.server.registry.handlers
-            or "*" in self.server.registry.namespaces
-        ):
-            return True
-        if isinstance(accepted, re.Pattern):
-            return accepted.fullmatch(namespace) is not None
-        if callable(accepted):
-            return bool(accepted(namespace))
-        return accepted is not None and namespace in accepted
-
-    async def _handle_connect(self, client: Client, namespace: str, auth: Any) -> None:
-        if client.connect_timer is not None:
-            client.connect_timer.cancel()
-            client.connect_timer = None
-        if namespace in client.sockets:
-            logger.info("! %s: second CONNECT to %s ignored", client.eio_sid, namespace)
-            return
-        if not self._accepts(namespace):
-            self.send_packet(
-                client.eio_sid,
-                Packet(
-                    PacketType.CONNECT_ERROR, Namespace(namespace), {"message": "Invalid namespace"}
-                ),
-            )
-            return
-        sid = new_sid()
-        socket = Socket(sid, namespace, client, auth=auth)
-        client.sockets[namespace] = socket
-        self.sockets[sid] = socket
-        self.server.manager.connect(namespace, sid)
-        if self.server.always_connect:
-            self._open_socket(socket)
+    async def _connect(self, conn: ServerSessionDriver, request: ConnectRequested) -> None:
+        sid, namespace = request.sid, request.namespace
+        ctx = SocketContext(sid, namespace, conn, request.auth)
+        self.sockets[sid] = ctx
+        self.membership.connect(namespace, sid)
+        if self.always_connect:
+            self._accept(conn, ctx)
         refusal: ConnectionRefused | None = None
         try:
-            for scope, middleware in self.server.middlewares:
+            for scope, middleware in self.middlewares:
                 if scope is None or scope == namespace:
-                    await _maybe_await(middleware(sid, client.environ, auth))
-            handler, args = self.server.registry.resolve(
-                "connect", namespace, (sid, client.environ, auth)
+                    await _maybe_await(middleware(sid, conn.environ, request.auth))
+            handler, args = self.registry.resolve(
+                "connect", namespace, (sid, conn.environ, request.auth)
             )
             if handler is not None and await _maybe_await(handler(*args)) is False:
                 refusal = ConnectionRefused()
@@ -190,255 +231,149 @@ class Dispatcher:
         except Exception:
             logger.error("! connect handler failed for %s", sid, exc_info=True)
             refusal = ConnectionRefused("Internal server error")
-        if client.closed:
-            return  # the client left while the handler ran
-        if self.sockets.get(sid) is not socket:
-            # The application disconnected the socket from its own connect handler: a
-            # client still waiting for its CONNECT is refused instead of left hanging.
-            if not socket.connected:
-                self.send_packet(
-                    client.eio_sid,
-                    Packet(
-                        PacketType.CONNECT_ERROR,
-                        Namespace(namespace),
-                        ConnectionRefused().error_args,
-                    ),
-                )
-            return
+        if self.sockets.get(sid) is not ctx:
+            return  # the application disconnected it meanwhile (the core refused it then)
         if refusal is None:
-            if not socket.connected:
-                self._open_socket(socket)
-            logger.info("= %s connected to %s as %s", client.eio_sid, namespace, sid)
-            return
-        logger.info("! %s refused on %s: %s", client.eio_sid, namespace, refusal)
-        kind = PacketType.DISCONNECT if socket.connected else PacketType.CONNECT_ERROR
-        data = None if kind is PacketType.DISCONNECT else refusal.error_args
-        self._forget_socket(socket)
-        self.send_packet(client.eio_sid, Packet(kind, Namespace(namespace), data))
+            if not ctx.accepted:
+                self._accept(conn, ctx)
+            if ctx.accepted:
+                logger.info("= %s connected to %s as %s", conn.eio_sid, namespace, sid)
+            return  # not accepted: the client left; its SocketDisconnected is queued
+        logger.info("! %s refused on %s: %s", conn.eio_sid, namespace, refusal)
+        self._forget(ctx, SERVER_NAMESPACE_DISCONNECT)
+        conn.refuse(sid, refusal.error_args)
 
-    def _open_socket(self, socket: Socket) -> None:
-        """Send CONNECT, then what was emitted to the socket meanwhile."""
-        socket.connected = True
-        self.send_packet(
-            socket.client.eio_sid,
-            Packet(PacketType.CONNECT, Namespace(socket.namespace), {"sid": socket.sid}),
-        )
-        if self.server.listener is not None:  # admin hook
-            self.server.listener.on_connect(socket.namespace, socket.sid, socket.client.eio_sid)
-        held, socket.held = socket.held, None
-        for messages in held or ():
-            self.server.deliver(socket.namespace, socket.sid, messages)
+    def _accept(self, conn: ServerSessionDriver, ctx: SocketContext) -> None:
+        """Accept a CONNECTING socket (its CONNECT reply goes out now)."""
+        ctx.accepted = conn.accept(ctx.sid)
+        if ctx.accepted and self.listener is not None:  # admin hook
+            self.listener.on_connect(ctx.namespace, ctx.sid, conn.eio_sid)
 
-    async def _handle_event(self, client: Client, packet: Packet) -> None:
-        socket = client.sockets.get(packet.namespace)
-        if socket is None or not socket.connected:
-            logger.debug(
-                "< %s: event for unjoined namespace %s dropped", client.eio_sid, packet.namespace
-            )
+    async def _event(self, conn: ServerSessionDriver, event: EventReceived) -> None:
+        sid = event.sid
+        ctx = self.sockets.get(sid)
+        if ctx is None or not ctx.accepted:
+            logger.debug("< %s: event for a socket not connected dropped", sid)
             return
-        event, *args = packet.data
+        name, args, namespace = event.event, event.args, event.namespace
         try:
-            for scope, middleware in self.server.packet_middlewares:
-                if scope is None or scope == packet.namespace:
-                    await _maybe_await(middleware(socket.sid, event, args))
+            for scope, middleware in self.packet_middlewares:
+                if scope is None or scope == namespace:
+                    await _maybe_await(middleware(sid, name, args))
         except Exception as exc:
-            logger.info("! %s: event %r dropped by a middleware: %s", socket.sid, event, exc)
+            logger.info("! %s: event %r dropped by a middleware: %s", sid, name, exc)
             return
-        if self.server.listener is not None:  # admin hook
-            self.server.listener.on_event_received(packet.namespace, socket.sid, event, args)
-        handler, call_args = self.server.registry.resolve(
-            event, packet.namespace, (socket.sid, *args)
-        )
+        if self.listener is not None:  # admin hook
+            self.listener.on_event_received(namespace, sid, name, args)
+        handler, call_args = self.registry.resolve(name, namespace, (sid, *args))
         if handler is None:
-            logger.debug("< %s: no handler for %r", socket.sid, event)
+            logger.debug("< %s: no handler for %r", sid, name)
             return
         try:
-            result = await _maybe_await(handler(*call_args))
+            result = handler(*call_args)
+            if inspect.isawaitable(result):
+                result = await result
         except Exception:
-            logger.error("! handler for %r failed (sid %s)", event, socket.sid, exc_info=True)
+            logger.error("! handler for %r failed (sid %s)", name, sid, exc_info=True)
             return
-        if packet.id is not None and self.sockets.get(socket.sid) is socket:
-            ack = list(result) if isinstance(result, tuple) else [] if result is None else [result]
-            self.send_packet(
-                client.eio_sid, Packet.ack(ack, id=packet.id, namespace=packet.namespace)
-            )
+        if event.id is not None and self.sockets.get(sid) is ctx:
+            conn.ack(sid, event.id, as_args(result))
 
-    def _handle_ack(self, client: Client, packet: Packet) -> None:
-        socket = client.sockets.get(packet.namespace)
-        waiter = None if socket is None or packet.id is None else socket.acks.pop(packet.id, None)
-        if waiter is None:
-            logger.debug("< %s: unexpected ack %s", client.eio_sid, packet.id)
+    async def _gone(self, event: SocketDisconnected) -> None:
+        ctx = self.sockets.get(event.sid)
+        if ctx is None:
             return
-        assert socket is not None
-        _settle(waiter, socket.sid, list(packet.data), None)
+        self._forget(ctx, event.reason)
+        if ctx.accepted:
+            await self._run_disconnect_handler(ctx, event.reason)
+        logger.info("x %s left %s: %s", ctx.sid, ctx.namespace, event.reason)
 
-    async def socket_gone(self, socket: Socket, reason: str) -> None:
-        if self.sockets.get(socket.sid) is not socket:
-            return
-        was_connected = socket.connected
-        self._forget_socket(socket)
-        if was_connected and self.server.listener is not None:  # admin hook
-            self.server.listener.on_disconnect(socket.namespace, socket.sid, reason)
-        if was_connected:
-            handler, args = self.server.registry.resolve(
-                "disconnect", socket.namespace, (socket.sid, reason)
-            )
-            if handler is not None:
-                try:
-                    await _maybe_await(handler(*args))
-                except Exception:
-                    logger.error("! disconnect handler failed for %s", socket.sid, exc_info=True)
-        logger.info("x %s left %s: %s", socket.sid, socket.namespace, reason)
-
-    def _forget_socket(self, socket: Socket) -> None:
-        self.sockets.pop(socket.sid, None)
-        if socket.client.sockets.get(socket.namespace) is socket:
-            del socket.client.sockets[socket.namespace]
-        self.server.manager.disconnect(socket.namespace, socket.sid)
-        error = NotConnected(f"{socket.sid} disconnected")
-        for waiter in socket.acks.values():
-            _settle(waiter, socket.sid, None, error)
-        socket.acks.clear()
-
-    # ------------------------------------------------------------------ sending
-
-    def send_packet(self, eio_sid: str, packet: Packet) -> None:
-        driver = self.server.eio.sessions.get(eio_sid)  # type: ignore[call-overload]
-        if driver is None:
-            return
-        messages = self.server.parser.encode(packet)
-        if self.server.listener is not None:  # admin hook
-            self.server.listener.on_packets_out(messages)
-        for message in messages:
+    async def _run_disconnect_handler(self, ctx: SocketContext, reason: str) -> None:
+        handler, args = self.registry.resolve("disconnect", ctx.namespace, (ctx.sid, reason))
+        if handler is not None:
             try:
-                driver.send(message)
-            except Exception as exc:  # SessionClosed: the client is leaving
-                logger.debug("x %s: %s", eio_sid, exc)
-                return
+                await _maybe_await(handler(*args))
+            except Exception:
+                logger.error("! disconnect handler failed for %s", ctx.sid, exc_info=True)
 
-    def encode_event(
-        self, namespace: str, event: str, args: list[Any], ack_id: int | None = None
-    ) -> list[str | bytes]:
-        return self.server.parser.encode(
-            Packet.event([event, *args], namespace=namespace, id=ack_id)
-        )
+    def _forget(self, ctx: SocketContext, reason: str) -> None:
+        if self.sockets.get(ctx.sid) is ctx:
+            del self.sockets[ctx.sid]
+            self.membership.disconnect(ctx.namespace, ctx.sid)
+            if ctx.accepted and self.listener is not None:  # admin hook
+                self.listener.on_disconnect(ctx.namespace, ctx.sid, reason)
 
-    def _next_ack_id(self, namespace: str) -> int:
-        # One counter per namespace, as Node's ``nsp._ids``: a broadcast's single id is then
-        # unique among every socket's pending acks.
-        ack_id = self._ack_ids.get(namespace, 0)
-        self._ack_ids[namespace] = ack_id + 1
-        return ack_id
+    # ------------------------------------------------------------------ the API side
 
-    def register_ack(
+    def socket(self, sid: str, namespace: str) -> SocketContext | None:
+        """The socket ``sid`` of ``namespace`` on this process, or None."""
+        ctx = self.sockets.get(sid)
+        return ctx if ctx is not None and ctx.namespace == namespace else None
+
+    def emit(
         self,
-        socket: Socket,
+        ctx: SocketContext,
         event: str,
         args: list[Any],
-        waiter: AckWaiter,
-        timeout: float | None,
+        waiter: AckWaiter | None = None,
+        timeout: float | None = None,
     ) -> None:
-        ack_id = self._next_ack_id(socket.namespace)
-        socket.acks[ack_id] = waiter
-        if timeout is not None:
-            waiter.timer = asyncio.get_running_loop().call_later(
-                timeout, self._ack_timed_out, socket, ack_id
-            )
-        self.server.deliver(
-            socket.namespace, socket.sid, self.encode_event(socket.namespace, event, args, ack_id)
-        )
+        """Emit to one socket; ``waiter`` gets the ack (or its failure)."""
+        try:
+            ctx.conn.emit(ctx.sid, [event, *args], waiter, timeout)
+        except NotConnected as exc:  # the core already dropped it (its client left)
+            if waiter is not None:
+                settle(waiter, ctx.sid, None, exc)
 
-    def _ack_timed_out(self, socket: Socket, ack_id: int) -> None:
-        waiter = socket.acks.pop(ack_id, None)
-        if waiter is not None:
-            waiter.timer = None
-            _settle(waiter, socket.sid, None, AckTimeout(f"no ack {ack_id} from {socket.sid}"))
+    def disconnect(
+        self, ctx: SocketContext, *, close: bool = False
+    ) -> Coroutine[Any, Any, None] | None:
+        """Disconnect a socket from the server side, now: DISCONNECT (or a refusal while its
+        ``connect`` handler runs), out of its rooms, pending acks failed.
 
-    def emit_with_callback(
+        Returns:
+            The ``disconnect`` handler's run (for the caller to start), or None when the
+            socket was not connected or has no such handler.
+        """
+        if self.sockets.get(ctx.sid) is not ctx:
+            return None
+        self._forget(ctx, SERVER_NAMESPACE_DISCONNECT)
+        connected = ctx.conn.disconnect(ctx.sid)
+        if close:
+            ctx.conn.close()
+        logger.info("x %s left %s: %s", ctx.sid, ctx.namespace, SERVER_NAMESPACE_DISCONNECT)
+        if not (ctx.accepted and connected):
+            return None
+        return self._run_disconnect_handler(ctx, SERVER_NAMESPACE_DISCONNECT)
+
+    def begin_acks(
         self,
-        socket: Socket,
+        namespace: str,
+        sids: Sequence[str],
         event: str,
         args: list[Any],
-        callback: Callable[..., Any],
         timeout: float | None,
-    ) -> None:
-        waiter = AckWaiter(callback=callback, err_first=timeout is not None)
-        self.register_ack(socket, event, args, waiter, timeout)
-
-    async def broadcast_with_acks(
-        self, target: BroadcastTarget, event: str, args: list[Any], timeout: float
-    ) -> Any:
-        """Emit once to every target with one ack id; collect the acks by sid."""
-        sids = self.server.manager.select(target)
-        responses: dict[str, Any] = {}
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiting = set(sids)
-
-        def collect(sid: str, data: list[Any]) -> None:
-            waiting.discard(sid)
-            responses[sid] = data[0] if len(data) == 1 else data
-            if not waiting and not done.done():
-                done.set_result(None)
-
-        ack_id = self._next_ack_id(target.namespace)
-        messages = self.encode_event(target.namespace, event, args, ack_id)
-        for sid in sids:
-            socket = self.sockets[sid]
-            socket.acks[ack_id] = AckWaiter(collect=collect)
-            self.server.deliver(target.namespace, sid, messages, target.volatile)
-        if waiting:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(done), timeout)
-        for sid in waiting:
-            late = self.sockets.get(sid)
-            if late is not None:
-                late.acks.pop(ack_id, None)
-        if waiting:
-            return AckTimeout(f"{len(waiting)} of {len(sids)} clients did not ack", responses)
-        return responses
-
-
-# Async ack callbacks run as tasks; keep them referenced until they finish.
-_callback_tasks: set[asyncio.Future[Any]] = set()
-
-
-def _settle(waiter: AckWaiter, sid: str, data: list[Any] | None, error: Exception | None) -> None:
-    """Deliver an ack (``data``) or a failure (``error``) to whoever waits for it."""
-    if waiter.timer is not None:
-        waiter.timer.cancel()
-        waiter.timer = None
-    if waiter.future is not None:
-        if not waiter.future.done():
-            if error is not None:
-                waiter.future.set_exception(error)
-            else:
-                assert data is not None
-                waiter.future.set_result(
-                    data[0] if len(data) == 1 else (tuple(data) if data else None)
-                )
-        return
-    if waiter.collect is not None:
-        if error is None and data is not None:
-            waiter.collect(sid, data)
-        return
-    if waiter.callback is None:
-        return
-    try:
-        if error is not None:
-            if waiter.err_first and isinstance(error, AckTimeout):
-                result = waiter.callback(error)
-            else:
-                return  # python-socketio drops callbacks of clients that left
-        elif waiter.err_first:
-            result = waiter.callback(None, *(data or ()))
-        else:
-            result = waiter.callback(*(data or ()))
-        if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            _callback_tasks.add(task)
-            task.add_done_callback(_callback_tasks.discard)
-    except Exception:
-        logger.error("! ack callback failed", exc_info=True)
+        *,
+        volatile: bool = False,
+        on_ack: Callable[[str, list[Any]], None] | None = None,
+    ) -> AckCollector:
+        """Emit once (one ack id) to the local sockets among ``sids``; the collector's
+        ``done`` resolves when each acked or failed (timed out, or left)."""
+        local = [self.sockets[s] for s in sids if s in self.sockets]
+        collector = AckCollector([ctx.sid for ctx in local], on_ack)
+        if not local:
+            return collector
+        ack_id = self.ack_ids.allocate(namespace)
+        messages = self.parser.encode(Packet.event([event, *args], namespace=namespace, id=ack_id))
+        for ctx in local:
+            try:
+                ctx.conn.expect_ack(ctx.sid, ack_id, AckWaiter(collector=collector), timeout)
+            except SocketIOError as exc:  # gone meanwhile, or the id wrapped onto a pending one
+                logger.debug("x %s: %s", ctx.sid, exc)
+                collector.fail(ctx.sid)
+                continue
+            ctx.conn.deliver(ctx.sid, messages, volatile)
+        return collector
 
 
 async def _maybe_await(value: Any) -> Any:

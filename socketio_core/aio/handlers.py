@@ -17,63 +17,71 @@ at call time: a ``connect`` handler taking ``(sid, environ)`` gets no ``auth``, 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .namespace import Namespace
+from ..signatures import SERVER_EVENTS, check_handler, fit_server_event, positional_count
 
-__all__ = ["HandlerRegistry", "positional_count"]
+__all__ = ["HandlerRegistry", "NamespaceHandlers", "fit_server_event", "positional_count"]
 
 Handler = Callable[..., Any]
 
-#: Events the server raises itself; a client can never trigger them (see packet.RESERVED_EVENTS).
-SERVER_EVENTS = frozenset({"connect", "disconnect"})
 
+class NamespaceHandlers(Protocol):
+    """A class-based namespace as the registry sees it (:class:`~.namespace.Namespace`)."""
 
-def positional_count(func: Callable[..., Any]) -> int | None:
-    """How many positional arguments ``func`` accepts; None when it takes ``*args``."""
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    count = 0
-    for param in params:
-        if param.kind is param.VAR_POSITIONAL:
-            return None
-        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return count
+    namespace: str
+
+    def handler_for(self, event: str) -> Callable[..., Any] | None:
+        """The ``on_<event>`` method, or None."""
 
 
 class HandlerRegistry:
-    """Function handlers by namespace and event, and class-based namespaces."""
+    """Function handlers by namespace and event, and class-based namespaces.
+
+    Every signature is checked here, when it is registered (:mod:`socketio_core.signatures`).
+    """
 
     def __init__(self) -> None:
         self.handlers: dict[str, dict[str, Handler]] = {}
-        self.namespaces: dict[str, Namespace] = {}
+        self.namespaces: dict[str, NamespaceHandlers] = {}
         # (namespace, event) -> how many positional arguments the handler takes
         self._arity: dict[tuple[str, str], int | None] = {}
+        # (namespace, event) -> the same, for the methods of class-based namespaces
+        self._method_arity: dict[tuple[str, str], int | None] = {}
 
     def on(self, event: str, handler: Handler, namespace: str) -> None:
-        """Register ``handler`` for ``event`` in ``namespace`` (``"*"`` for any)."""
-        if not callable(handler):
-            raise TypeError("a handler must be callable")
+        """Register ``handler`` for ``event`` in ``namespace`` (``"*"`` for any).
+
+        Raises:
+            TypeError: the handler cannot take what it would be passed.
+        """
         prefix = (1 if event == "*" else 0) + (1 if namespace == "*" else 0)
-        minimum = prefix + {"connect": 2, "disconnect": 1}.get(event, 1)
-        count = positional_count(handler)
-        if count is not None and count < minimum:
-            raise TypeError(
-                f"the {event!r} handler {handler!r} takes {count} positional arguments, "
-                f"at least {minimum} are passed"
-            )
+        count = check_handler(event, handler, prefix)
         self.handlers.setdefault(namespace, {})[event] = handler
         self._arity[(namespace, event)] = count
 
-    def register_namespace(self, namespace_handler: Namespace) -> None:
-        """Register a class-based namespace."""
-        self.namespaces[namespace_handler.namespace] = namespace_handler
+    def register_namespace(self, namespace_handler: NamespaceHandlers) -> None:
+        """Register a class-based namespace, checking each ``on_<event>`` method.
+
+        Raises:
+            TypeError: a method cannot take what it would be passed.
+        """
+        name = namespace_handler.namespace
+        prefix = 1 if name == "*" else 0
+        arity: dict[tuple[str, str], int | None] = {}
+        for attribute in dir(namespace_handler):
+            if not attribute.startswith("on_"):
+                continue
+            event = attribute[3:]
+            method = namespace_handler.handler_for(event)
+            if method is not None:
+                arity[(name, event)] = check_handler(event, method, prefix)
+        self._method_arity = {
+            key: value for key, value in self._method_arity.items() if key[0] != name
+        }
+        self._method_arity.update(arity)
+        self.namespaces[name] = namespace_handler
 
     def known(self, namespace: str) -> bool:
         """Whether any handler exists for ``namespace`` specifically."""
@@ -87,7 +95,7 @@ class HandlerRegistry:
         if by_event is not None:
             handler = by_event.get(event)
             if handler is not None:
-                return handler, self._fit(namespace, event, args, 0)
+                return handler, self._fit(self._arity, namespace, event, args, 0)
             handler = by_event.get("*")
             if handler is not None and event not in SERVER_EVENTS:
                 return handler, (event, *args)
@@ -95,7 +103,7 @@ class HandlerRegistry:
         if by_event is not None:
             handler = by_event.get(event)
             if handler is not None:
-                return handler, self._fit("*", event, (namespace, *args), 1)
+                return handler, self._fit(self._arity, "*", event, (namespace, *args), 1)
             handler = by_event.get("*")
             if handler is not None and event not in SERVER_EVENTS:
                 return handler, (event, namespace, *args)
@@ -103,31 +111,23 @@ class HandlerRegistry:
         if ns_handler is not None:
             method = ns_handler.handler_for(event)
             if method is not None:
-                return method, ns_handler.fit(event, method, args)
+                return method, self._fit(self._method_arity, namespace, event, args, 0)
         ns_handler = self.namespaces.get("*")
         if ns_handler is not None:
             method = ns_handler.handler_for(event)
             if method is not None:
-                return method, ns_handler.fit(event, method, (namespace, *args), prefix=1)
+                return method, self._fit(self._method_arity, "*", event, (namespace, *args), 1)
         return None, args
 
+    @staticmethod
     def _fit(
-        self, namespace: str, event: str, args: tuple[Any, ...], prefix: int
+        table: dict[tuple[str, str], int | None],
+        namespace: str,
+        event: str,
+        args: tuple[Any, ...],
+        prefix: int,
     ) -> tuple[Any, ...]:
         """Drop the optional trailing argument (auth, reason) a handler does not take."""
         if event not in SERVER_EVENTS:
             return args
-        count = self._arity.get((namespace, event))
-        return fit_server_event(event, count, args, prefix)
-
-
-def fit_server_event(
-    event: str, count: int | None, args: tuple[Any, ...], prefix: int = 0
-) -> tuple[Any, ...]:
-    """``connect(sid, environ[, auth])`` and ``disconnect(sid[, reason])``: trim to ``count``."""
-    if count is None:
-        return args
-    full = prefix + (3 if event == "connect" else 2)
-    if count < full:
-        return args[: max(count, full - 1)]
-    return args
+        return fit_server_event(event, table.get((namespace, event)), args, prefix)

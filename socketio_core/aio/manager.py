@@ -10,40 +10,18 @@ subclass it, publish the operation to the other server processes, and still call
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..broadcast import BroadcastTarget
 from ..exceptions import NotConnected
+from ..parsers import Parser
 from ..rooms import RoomRegistry
 
-if TYPE_CHECKING:
-    from .server import AsyncServer
-
-__all__ = ["AsyncManager", "BroadcastTarget", "SocketInfo"]
+__all__ = ["AsyncManager", "BroadcastTarget", "ManagerHost", "SocketInfo"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastTarget:
-    """Which sockets an operation is for (socket.io's broadcast flags).
-
-    Attributes:
-        namespace: the namespace.
-        rooms: the rooms (sids count as rooms); None for every socket of the namespace.
-        except_rooms: sockets in any of these rooms are left out.
-        skip: these sids are left out.
-        local: this process only (no effect on the in-memory manager).
-        volatile: drop the packet for sockets whose transport cannot take it now.
-    """
-
-    namespace: str
-    rooms: tuple[str, ...] | None = None
-    except_rooms: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-    local: bool = False
-    volatile: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +35,51 @@ class SocketInfo:
     handshake: dict[str, Any] = field(default_factory=dict)
 
 
+class ManagerHost(Protocol):
+    """What a manager needs of the server that owns it (:class:`AsyncServer` provides it)."""
+
+    parser: Parser
+
+    def share(self, messages: Iterable[str | bytes]) -> list[Any]:
+        """Wrap encoded messages so that every recipient shares their encoding."""
+
+    def deliver(
+        self, namespace: str, sid: str, messages: Sequence[Any], volatile: bool = False
+    ) -> None:
+        """Send pre-encoded messages to one local socket."""
+
+    def disconnect(
+        self,
+        sid: str,
+        namespace: str | None = None,
+        ignore_queue: bool = False,
+        *,
+        close: bool = False,
+    ) -> Awaitable[None]:
+        """Disconnect a local socket."""
+
+    def socket_info(self, namespace: str, sid: str) -> SocketInfo:
+        """Describe a local socket."""
+
+    async def collect_acks(
+        self, target: BroadcastTarget, event: str, args: list[Any], timeout: float
+    ) -> Any:
+        """Emit with acks to the local sockets of ``target``; responses by sid, or
+        :exc:`AckTimeout` carrying the partial responses."""
+
+    def emit_for_acks(
+        self,
+        namespace: str,
+        sids: Sequence[str],
+        event: str,
+        args: list[Any],
+        timeout: float | None,
+        on_ack: Callable[[str, list[Any]], None],
+    ) -> int:
+        """Emit with acks to the local sockets among ``sids``; ``on_ack(sid, args)`` for each
+        ack; returns how many sockets were reached."""
+
+
 class AsyncManager:
     """The in-memory client manager: one process, rooms in a :class:`RoomRegistry`."""
 
@@ -66,16 +89,16 @@ class AsyncManager:
 
     def __init__(self) -> None:
         self.registry = RoomRegistry()
-        self._server: AsyncServer | None = None
+        self._server: ManagerHost | None = None
 
     @property
-    def server(self) -> AsyncServer:
+    def server(self) -> ManagerHost:
         """The server this manager serves (set by the server)."""
         if self._server is None:
             raise RuntimeError("the manager is not attached to a server")
         return self._server
 
-    def attach(self, server: AsyncServer) -> None:
+    def attach(self, server: ManagerHost) -> None:
         """Called once by the server that owns this manager."""
         self._server = server
 
@@ -168,7 +191,7 @@ class AsyncManager:
     ) -> Any:
         """Emit with one ack per recipient; a dict of responses by sid, or :exc:`AckTimeout`
         carrying the partial responses (a pub/sub manager adds the other processes)."""
-        return await self.server.dispatcher.broadcast_with_acks(target, event, args, timeout)
+        return await self.server.collect_acks(target, event, args, timeout)
 
     async def call_socket(
         self, namespace: str, sid: str, event: str, args: list[Any], timeout: float

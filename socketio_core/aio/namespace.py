@@ -17,16 +17,37 @@ The helper methods default their ``namespace`` to the class's own.
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
-from .handlers import SERVER_EVENTS, fit_server_event, positional_count
+__all__ = ["Namespace", "NamespaceHost"]
 
-if TYPE_CHECKING:
-    from .server import AsyncServer
 
-__all__ = ["Namespace"]
+class NamespaceHost(Protocol):
+    """The server API a class-based namespace forwards to (:class:`AsyncServer`'s)."""
+
+    @property
+    def emit(self) -> Callable[..., Awaitable[None]]: ...
+    @property
+    def send(self) -> Callable[..., Awaitable[None]]: ...
+    @property
+    def call(self) -> Callable[..., Awaitable[Any]]: ...
+    @property
+    def enter_room(self) -> Callable[..., Awaitable[None]]: ...
+    @property
+    def leave_room(self) -> Callable[..., Awaitable[None]]: ...
+    @property
+    def close_room(self) -> Callable[..., Awaitable[None]]: ...
+    @property
+    def rooms(self) -> Callable[..., list[str]]: ...
+    @property
+    def get_session(self) -> Callable[..., Awaitable[dict[str, Any]]]: ...
+    @property
+    def save_session(self) -> Callable[..., Awaitable[None]]: ...
+    @property
+    def session(self) -> Callable[..., contextlib.AbstractAsyncContextManager[dict[str, Any]]]: ...
+    @property
+    def disconnect(self) -> Callable[..., Awaitable[None]]: ...
 
 
 class Namespace:
@@ -39,16 +60,16 @@ class Namespace:
 
     def __init__(self, namespace: str = "/") -> None:
         self.namespace = namespace
-        self._server: AsyncServer | None = None
+        self._server: NamespaceHost | None = None
 
     @property
-    def server(self) -> AsyncServer:
+    def server(self) -> NamespaceHost:
         """The server this namespace is registered with."""
         if self._server is None:
             raise RuntimeError("the namespace is not registered with a server")
         return self._server
 
-    def attach(self, server: AsyncServer) -> None:
+    def attach(self, server: NamespaceHost) -> None:
         """Called by :meth:`AsyncServer.register_namespace`."""
         self._server = server
 
@@ -59,25 +80,19 @@ class Namespace:
         method = getattr(self, "on_" + event, None)
         return method if callable(method) else None
 
-    def fit(
-        self, event: str, method: Callable[..., Any], args: tuple[Any, ...], *, prefix: int = 0
-    ) -> tuple[Any, ...]:
-        """Trim the optional trailing argument of ``on_connect`` / ``on_disconnect``."""
-        if event not in SERVER_EVENTS:
-            return args
-        return fit_server_event(event, _arity(method), args, prefix)
-
     # -------------------------------------------------- helpers bound to the namespace
+    # emit, send, the room helpers and disconnect act at the call, as the server's do:
+    # awaiting them is optional.
 
-    async def emit(
+    def emit(
         self, event: str, data: Any = None, *, namespace: str | None = None, **kwargs: Any
-    ) -> None:
+    ) -> Awaitable[None]:
         """:meth:`AsyncServer.emit` in this namespace."""
-        await self.server.emit(event, data, namespace=namespace or self.namespace, **kwargs)
+        return self.server.emit(event, data, namespace=namespace or self.namespace, **kwargs)
 
-    async def send(self, data: Any, *, namespace: str | None = None, **kwargs: Any) -> None:
+    def send(self, data: Any, *, namespace: str | None = None, **kwargs: Any) -> Awaitable[None]:
         """:meth:`AsyncServer.send` in this namespace."""
-        await self.server.send(data, namespace=namespace or self.namespace, **kwargs)
+        return self.server.send(data, namespace=namespace or self.namespace, **kwargs)
 
     async def call(
         self, event: str, data: Any = None, *, namespace: str | None = None, **kwargs: Any
@@ -85,17 +100,17 @@ class Namespace:
         """:meth:`AsyncServer.call` in this namespace."""
         return await self.server.call(event, data, namespace=namespace or self.namespace, **kwargs)
 
-    async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> Awaitable[None]:
         """:meth:`AsyncServer.enter_room` in this namespace."""
-        await self.server.enter_room(sid, room, namespace=namespace or self.namespace)
+        return self.server.enter_room(sid, room, namespace=namespace or self.namespace)
 
-    async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> Awaitable[None]:
         """:meth:`AsyncServer.leave_room` in this namespace."""
-        await self.server.leave_room(sid, room, namespace=namespace or self.namespace)
+        return self.server.leave_room(sid, room, namespace=namespace or self.namespace)
 
-    async def close_room(self, room: str, namespace: str | None = None) -> None:
+    def close_room(self, room: str, namespace: str | None = None) -> Awaitable[None]:
         """:meth:`AsyncServer.close_room` in this namespace."""
-        await self.server.close_room(room, namespace=namespace or self.namespace)
+        return self.server.close_room(room, namespace=namespace or self.namespace)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
         """:meth:`AsyncServer.rooms` in this namespace."""
@@ -119,11 +134,6 @@ class Namespace:
         async with self.server.session(sid, namespace=namespace or self.namespace) as session:
             yield session
 
-    async def disconnect(self, sid: str, namespace: str | None = None) -> None:
+    def disconnect(self, sid: str, namespace: str | None = None) -> Awaitable[None]:
         """:meth:`AsyncServer.disconnect` in this namespace."""
-        await self.server.disconnect(sid, namespace=namespace or self.namespace)
-
-
-@functools.lru_cache(maxsize=1024)
-def _arity(method: Callable[..., Any]) -> int | None:
-    return positional_count(method)
+        return self.server.disconnect(sid, namespace=namespace or self.namespace)

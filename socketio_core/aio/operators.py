@@ -1,120 +1,146 @@
 """Node's broadcast operators: ``sio.to("room").except_("other").volatile.emit(...)``.
 
-Each operator returns a new :class:`BroadcastOperator`; the terminal methods (``emit``,
-``send``, ``call``, ``sockets_join``, ``sockets_leave``, ``disconnect_sockets``,
-``fetch_sockets``) act on every matching client through the server's manager.
+Each operator returns a new :class:`BroadcastOperator` holding one
+:class:`~socketio_core.broadcast.BroadcastTarget` (and an ack timeout); the terminal methods
+(``emit``, ``send``, ``call``, ``sockets_join``, ``sockets_leave``, ``disconnect_sockets``,
+``fetch_sockets``) hand that value, unchanged, to the server and its manager.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
-from ..packet import DEFAULT_NAMESPACE
-from .manager import SocketInfo
+from ..broadcast import BroadcastTarget, names
+from .manager import AsyncManager, SocketInfo
 
-if TYPE_CHECKING:
-    from .server import AsyncServer
-
-__all__ = ["BroadcastOperator"]
+__all__ = ["BroadcastOperator", "OperatorHost"]
 
 
-def _names(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
+class OperatorHost(Protocol):
+    """What the operators need of the server (:class:`AsyncServer` provides it)."""
+
+    manager: AsyncManager
+
+    def emit_to_target(
+        self,
+        target: BroadcastTarget,
+        event: str,
+        data: Any = None,
+        *,
+        callback: Callable[..., Any] | None = None,
+        timeout: float | None = None,
+    ) -> Awaitable[None]:
+        """Emit to the sockets of ``target``, at the call."""
+
+    async def call_target(
+        self,
+        target: BroadcastTarget,
+        event: str,
+        data: Any = None,
+        timeout: float = 60.0,
+        *,
+        must_exist: str | None = None,
+    ) -> Any:
+        """Emit and wait for the acks of the sockets of ``target``."""
 
 
 @dataclasses.dataclass(frozen=True)
 class BroadcastOperator:
-    """An immutable set of broadcast flags bound to a server."""
+    """An immutable broadcast value bound to a server.
 
-    server: AsyncServer
-    namespace: str = DEFAULT_NAMESPACE
-    rooms: tuple[str, ...] = ()
-    except_rooms: tuple[str, ...] = ()
-    is_volatile: bool = False
-    is_local: bool = False
+    Attributes:
+        server: the server.
+        target: the broadcast flags, carried unchanged to the manager.
+        ack_timeout: seconds to wait for acks (``emit`` with a callback, ``call``).
+    """
+
+    server: OperatorHost
+    target: BroadcastTarget = dataclasses.field(default_factory=BroadcastTarget)
     ack_timeout: float | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The namespace."""
+        return self.target.namespace
+
+    @property
+    def rooms(self) -> tuple[str, ...]:
+        """The rooms (sids count as rooms); empty for every socket."""
+        return self.target.rooms or ()
+
+    @property
+    def except_rooms(self) -> tuple[str, ...]:
+        """Rooms whose sockets are left out."""
+        return self.target.except_rooms
+
+    @property
+    def is_volatile(self) -> bool:
+        """Whether the event is dropped for clients that cannot take it now."""
+        return self.target.volatile
+
+    @property
+    def is_local(self) -> bool:
+        """Whether only the clients of this process are targeted."""
+        return self.target.local
 
     def to(self, room: str | Iterable[str] | None) -> BroadcastOperator:
         """Also target ``room`` (a sid or a room name, or several)."""
-        return dataclasses.replace(self, rooms=self.rooms + _names(room))
+        if not names(room):
+            return self
+        return dataclasses.replace(self, target=self.target.to(room))
 
     in_ = to
 
     def except_(self, room: str | Iterable[str] | None) -> BroadcastOperator:
         """Leave out the clients in ``room``."""
-        return dataclasses.replace(self, except_rooms=self.except_rooms + _names(room))
+        return dataclasses.replace(self, target=self.target.excluding(room))
 
     @property
     def volatile(self) -> BroadcastOperator:
         """Drop the event for clients that cannot take it right now."""
-        return dataclasses.replace(self, is_volatile=True)
+        return dataclasses.replace(self, target=self.target.with_flags(volatile=True))
 
     @property
     def local(self) -> BroadcastOperator:
         """Only the clients of this process."""
-        return dataclasses.replace(self, is_local=True)
+        return dataclasses.replace(self, target=self.target.with_flags(local=True))
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """Wait at most ``seconds`` for acks (``emit`` with a callback, ``call``)."""
         return dataclasses.replace(self, ack_timeout=seconds)
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {
-            "to": self.rooms or None,
-            "namespace": self.namespace,
-            "except_rooms": self.except_rooms,
-            "volatile": self.is_volatile,
-            "local": self.is_local,
-        }
-
-    async def emit(
+    def emit(
         self, event: str, data: Any = None, *, callback: Callable[..., Any] | None = None
-    ) -> None:
-        """Emit to every matching client (an error-first ``callback`` with a timeout)."""
-        await self.server.emit(
-            event, data, callback=callback, timeout=self.ack_timeout, **self._kwargs()
+    ) -> Awaitable[None]:
+        """Emit to every matching client, at the call (an error-first ``callback`` with a
+        timeout); awaiting is optional, as for :meth:`AsyncServer.emit`."""
+        return self.server.emit_to_target(
+            self.target, event, data, callback=callback, timeout=self.ack_timeout
         )
 
-    async def send(self, data: Any) -> None:
+    def send(self, data: Any) -> Awaitable[None]:
         """Emit a ``message`` event."""
-        await self.emit("message", data)
+        return self.emit("message", data)
 
     async def call(self, event: str, data: Any = None) -> Any:
         """Emit and wait for every recipient's ack (dict by sid), or one client's."""
-        return await self.server.call(
-            event,
-            data,
-            to=self.rooms or None,
-            namespace=self.namespace,
-            timeout=self.ack_timeout or 60.0,
-        )
-
-    def _target(self) -> Any:
-        return self.server._target(
-            self.namespace,
-            self.rooms or None,
-            None,
-            self.except_rooms,
-            self.is_volatile,
-            self.is_local,
-        )
+        timeout = 60.0 if self.ack_timeout is None else self.ack_timeout
+        return await self.server.call_target(self.target, event, data, timeout)
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:
         """Make the matching clients join ``room``."""
-        await self.server.manager.sockets_join(self._target(), _names(room))
+        await self.server.manager.sockets_join(self.target, names(room))
 
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
         """Make the matching clients leave ``room``."""
-        await self.server.manager.sockets_leave(self._target(), _names(room))
+        await self.server.manager.sockets_leave(self.target, names(room))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the matching clients (``close``: their whole connection)."""
-        await self.server.manager.disconnect_sockets(self._target(), close=close)
+        await self.server.manager.disconnect_sockets(self.target, close=close)
 
     async def fetch_sockets(self) -> list[SocketInfo]:
         """Describe the matching clients."""
-        return await self.server.manager.fetch_sockets(self._target())
+        return await self.server.manager.fetch_sockets(self.target)

@@ -22,12 +22,12 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..args import ack_value
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
 from ..parsers import JsonParser
 from ..pubsub import ClusterMessage, Target, build_emit
 from .manager import BroadcastTarget, SocketInfo
 from .pubsub_link import ClusterList, PendingRequest, PubSubLink, PubSubStats
-from .state import AckWaiter
 
 __all__ = ["AsyncPubSubManager", "ClusterList", "PubSubStats"]
 
@@ -37,22 +37,13 @@ ServerHandler = Callable[..., Any]
 
 
 def _broadcast_target(target: Target) -> BroadcastTarget:
-    return BroadcastTarget(
-        target.namespace,
-        target.rooms,
-        target.except_rooms,
-        target.skip,
-        local=True,
-        volatile=target.volatile,
-    )
+    """An operation received from another process: applied to this process only."""
+    return target.with_flags(local=True)
 
 
 def _wire_target(target: BroadcastTarget) -> Target:
-    return Target(target.namespace, target.rooms, target.except_rooms, target.skip, target.volatile)
-
-
-def _ack_value(data: list[Any]) -> Any:
-    return data[0] if len(data) == 1 else data
+    """The wire carries the broadcast value itself (``local`` is not published)."""
+    return target
 
 
 class AsyncPubSubManager(PubSubLink):
@@ -118,24 +109,20 @@ class AsyncPubSubManager(PubSubLink):
         fields, origin = message.fields, message.uid
         target = _broadcast_target(fields["target"])
         rid = fields["rid"]
-        dispatcher = self.server.dispatcher
         if fields["sid_only"]:
             sids = [s for s in target.rooms or () if self.is_connected(target.namespace, s)][:1]
         else:
             sids = self.select(target)
-        sockets = [dispatcher.sockets[s] for s in sids if s in dispatcher.sockets]
-        count = ClusterMessage("ack_count", self.uid, {"rid": rid, "count": len(sockets)}, origin)
-        await self._publish_quietly(count)
 
-        def collect(sid: str, data: list[Any]) -> None:
+        def relay(sid: str, data: list[Any]) -> None:
             ack = ClusterMessage("ack", self.uid, {"rid": rid, "sid": sid, "args": data}, origin)
             self._spawn(self._publish_quietly(ack))
 
-        for socket in sockets:
-            waiter = AckWaiter(collect=collect)
-            dispatcher.register_ack(
-                socket, fields["event"], fields["args"], waiter, fields["timeout"]
-            )
+        count = ClusterMessage("ack_count", self.uid, {"rid": rid, "count": len(sids)}, origin)
+        await self._publish_quietly(count)
+        self.server.emit_for_acks(
+            target.namespace, sids, fields["event"], fields["args"], fields["timeout"], relay
+        )
 
     async def _answer_server_side(
         self, origin: str, event: str, args: list[Any], rid: str | None
@@ -196,11 +183,7 @@ class AsyncPubSubManager(PubSubLink):
             volatile=volatile,
             parser=parser or JsonParser(),
         )
-        wire: Target = message.fields["target"]
-        target = BroadcastTarget(
-            wire.namespace, wire.rooms, wire.except_rooms, wire.skip, False, volatile
-        )
-        await self.emit(target, message.fields["messages"])
+        await self.emit(message.fields["target"], message.fields["messages"])
 
     async def enter_room(self, namespace: str, sid: str, room: str) -> None:
         """Add a socket of any process to a room."""
@@ -312,7 +295,7 @@ class AsyncPubSubManager(PubSubLink):
             local = await local_task
         responses = dict(local.responses if isinstance(local, AckTimeout) else local)
         for sid, data in request.acks.items():
-            responses[sid] = _ack_value(data)
+            responses[sid] = ack_value(data)
         missing = request.missing()
         if isinstance(local, AckTimeout) or missing or request.short():
             servers = (
@@ -372,5 +355,5 @@ class AsyncPubSubManager(PubSubLink):
         request = await self._request(
             "server_side_emit", {"event": event, "args": list(args)}, timeout
         )
-        answers = [_ack_value(data) for data in request.replies.values()]
+        answers = [ack_value(data) for data in request.replies.values()]
         return ClusterList(answers, request.missing())

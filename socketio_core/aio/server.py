@@ -3,47 +3,61 @@
 Theory of operation
 -------------------
 The server sits on an :class:`engineio_core.aio.AsyncServer` and takes each Engine.IO message
-synchronously (``message_hook``): it feeds the client's packet decoder at once, resolves
-acknowledgements at once, and queues everything else (CONNECT, events, the final disconnect)
-on the client's ordered queue (:mod:`socketio_core.aio.state`). Packet handling lives in
-:mod:`socketio_core.aio.dispatch`; this module is the API around it.
+synchronously (``message_hook``). Each Engine.IO connection has a sans-I/O core
+(:class:`socketio_core.server_session.ServerSession`, every protocol rule) and its asyncio
+driver (:mod:`socketio_core.aio.session_driver`); the :class:`~socketio_core.aio.dispatch.
+Dispatcher` runs middlewares and handlers for the core's events. This module is the API around
+them, and the owner of the client manager's lifecycle.
 
-Broadcasts are encoded once: :meth:`AsyncServer.emit` turns the packet into Engine.IO
-messages one time and hands the same messages to every recipient through the manager.
+* **Acting at the call.** ``emit``, ``send``, ``enter_room``, ``leave_room``, ``close_room``
+  and ``disconnect`` act when they are called and return an awaitable: ``await sio.emit(...)``
+  in a coroutine, plain ``sio.emit(...)`` in a ``def`` handler; both send at once. Awaiting
+  gives the end of the operation (a broker publish, a ``disconnect`` handler) and its error.
+* **One broadcast value.** The keyword arguments of ``emit`` and the operator chain
+  (``sio.to("a").except_("b").local``) both build one :class:`BroadcastTarget`, handed
+  unchanged to the manager (and, by a pub/sub manager, to the other processes).
+* **Encoded once.** A broadcast is turned into Engine.IO messages one time and the same
+  messages go to every recipient.
+* **Manager lifecycle.** :meth:`startup` starts the client manager and :meth:`shutdown` stops
+  it; every front door calls them: :meth:`serve`, :meth:`listen`, and the ASGI lifespan of
+  :class:`~socketio_core.aio.asgi.ASGIApp`. (Without any of them, the first connection starts
+  the manager.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
+import re
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engineio_core.aio import AsyncServer as EngineIOServer
-from engineio_core.exceptions import SessionClosed
+from engineio_core.handshake import Sid
 from engineio_core.packet import Packet as EIOPacket
 from engineio_core.packet import PacketType as EIOPacketType
 
-from ..exceptions import AckTimeout, NotConnected
-from ..packet import DEFAULT_NAMESPACE, Packet, PacketType
-from ..packet import Namespace as NamespaceName
+from ..args import as_args
+from ..broadcast import BroadcastTarget, names
+from ..exceptions import NotConnected
+from ..packet import DEFAULT_NAMESPACE
 from ..parsers import JsonParser, MsgpackParser, Parser
-from .dispatch import Dispatcher
-from .front import Listening, as_args
+from .dispatch import Dispatcher, SocketContext
+from .eager import done
 from .handlers import Handler, HandlerRegistry
-from .manager import AsyncManager, BroadcastTarget, SocketInfo
+from .manager import AsyncManager, SocketInfo
 from .namespace import Namespace
 from .operators import BroadcastOperator
-from .state import AckWaiter, Socket
+from .routing import Router
+from .session_driver import EngineIOSession
 
 if TYPE_CHECKING:
-    from ..admin import ServerListener
+    from ..admin import Mode, ServerListener
     from .admin import AdminInstrument
 
-__all__ = ["AsyncServer"]
+__all__ = ["AsyncServer", "Listening"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,23 +108,70 @@ class AsyncServer:
             raise ValueError(f"unknown serializer {serializer!r}")
         else:
             self.parser = serializer
+        if connect_timeout <= 0:
+            raise ValueError("connect_timeout must be > 0")
         self.eio = EngineIOServer(**engineio_options)
         self.manager = client_manager if client_manager is not None else AsyncManager()
         self.manager.attach(self)
         self.registry = HandlerRegistry()
-        self.async_handlers = async_handlers
-        self.always_connect = always_connect
         self.accepted_namespaces = namespaces
-        self.connect_timeout = connect_timeout
         self.middlewares: list[tuple[str | None, Middleware]] = []
         self.packet_middlewares: list[tuple[str | None, Middleware]] = []
         self._background: set[asyncio.Task[Any]] = set()
-        self._manager_started = False
-        self.listener: ServerListener | None = None  # instrument()'s; None: no admin work
-        self.dispatcher = Dispatcher(self)
+        self._manager_running = False
+        self._served = False  # startup() ran once: the lifecycle is owned by a front door
+        self._manager_lock = asyncio.Lock()
+        self.dispatcher = Dispatcher(
+            self.parser,
+            self.registry,
+            self.manager,
+            serves=self._serves,
+            middlewares=self.middlewares,
+            packet_middlewares=self.packet_middlewares,
+            spawn=self._spawn,
+            eio_session=self._eio_session,
+            connect_timeout=connect_timeout,
+            always_connect=always_connect,
+            async_handlers=async_handlers,
+        )
+        self.router = Router(self.dispatcher, self.manager, self.parser, self._spawn)
         self.eio.message_hook = self.dispatcher.on_eio_message
-        self.eio.on("connect", self.dispatcher.on_eio_connect)
+        self.eio.on("connect", self._on_eio_connect)
         self.eio.on("disconnect", self.dispatcher.on_eio_disconnect)
+
+    @property
+    def async_handlers(self) -> bool:
+        """Whether each event runs in a task of its own."""
+        return self.dispatcher.async_handlers
+
+    @async_handlers.setter
+    def async_handlers(self, value: bool) -> None:
+        self.dispatcher.async_handlers = value
+
+    @property
+    def always_connect(self) -> bool:
+        """Whether CONNECT is sent before the ``connect`` handler runs."""
+        return self.dispatcher.always_connect
+
+    @always_connect.setter
+    def always_connect(self, value: bool) -> None:
+        self.dispatcher.always_connect = value
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds a client has to send its first CONNECT."""
+        return self.dispatcher.connect_timeout
+
+    @property
+    def listener(self) -> ServerListener | None:
+        """:meth:`instrument`'s observer; None (the default): the server does no admin work."""
+        return self.dispatcher.listener
+
+    @listener.setter
+    def listener(self, value: ServerListener | None) -> None:
+        self.dispatcher.listener = value
+        for conn in list(self.dispatcher.connections.values()):
+            conn.listener = value
 
     # --------------------------------------------------------------- registration
 
@@ -124,6 +185,9 @@ class AsyncServer:
 
         ``event`` and ``namespace`` may be ``"*"`` (catch-all; see
         :mod:`socketio_core.aio.handlers` for the arguments then passed).
+
+        Raises:
+            TypeError: the handler cannot take the arguments it would be passed.
         """
         ns = namespace or DEFAULT_NAMESPACE
 
@@ -145,28 +209,37 @@ class AsyncServer:
         return register
 
     def register_namespace(self, namespace_handler: Namespace) -> None:
-        """Register a class-based namespace."""
+        """Register a class-based namespace.
+
+        Raises:
+            TypeError: not a :class:`Namespace`, or one of its handlers has a signature that
+                cannot take the arguments it would be passed.
+        """
         if not isinstance(namespace_handler, Namespace):
             raise TypeError("not a Namespace instance")
         namespace_handler.attach(self)
         self.registry.register_namespace(namespace_handler)
 
     def use(self, middleware: Middleware, namespace: str | None = None) -> Middleware:
-        """Add a connection middleware, run in order before the ``connect`` handler:
+        """Add a connection middleware, run in order before the ``connect`` handler.
+
         ``middleware(sid, environ, auth)`` (sync or async) refuses the connection by raising
-        :exc:`~socketio_core.exceptions.ConnectionRefused`. ``namespace`` None: every one."""
+        :exc:`~socketio_core.exceptions.ConnectionRefused`. ``namespace`` None: every one.
+        """
         self.middlewares.append((namespace, middleware))
         return middleware
 
     def use_packet(self, middleware: Middleware, namespace: str | None = None) -> Middleware:
-        """Add a per-packet middleware, run before each event handler: ``middleware(sid,
-        event, args)`` (sync or async) drops the event by raising."""
+        """Add a per-packet middleware, run before each event handler.
+
+        ``middleware(sid, event, args)`` (sync or async) drops the event by raising.
+        """
         self.packet_middlewares.append((namespace, middleware))
         return middleware
 
     # -------------------------------------------------------------------- emitting
 
-    async def emit(
+    def emit(
         self,
         event: str,
         data: Any = None,
@@ -181,8 +254,12 @@ class AsyncServer:
         except_rooms: Iterable[str] = (),
         volatile: bool = False,
         local: bool = False,
-    ) -> None:
+    ) -> asyncio.Future[None]:
         """Emit an event to one client, a room, several rooms, or everyone.
+
+        The emit happens at the call: ``sio.emit(...)`` in a plain ``def`` handler sends, and
+        ``await sio.emit(...)`` also waits for the end of the operation (a broker publish, a
+        broadcast's acks) and raises its error.
 
         Args:
             event: the event name.
@@ -200,42 +277,24 @@ class AsyncServer:
             except_rooms: rooms whose clients are left out.
             volatile: drop the event for clients that cannot take it right now.
             local: only clients of this process (with a pub/sub manager).
+
+        Returns:
+            An awaitable of the end of the operation (awaiting it is optional).
+
+        Raises:
+            ValueError: a broadcast with a callback but no timeout.
         """
         target = self._target(
             namespace,
             to if to is not None else room,
             skip_sid,
             except_rooms,
-            volatile,
-            local or ignore_queue,
+            volatile=volatile,
+            local=local or ignore_queue,
         )
-        args = as_args(data)
-        if self.listener is not None:  # admin hook
-            self.listener.on_event_sent(target, event, args)
-        if callback is None:
-            await self.manager.emit(
-                target, self.dispatcher.encode_event(target.namespace, event, args)
-            )
-            return
-        single = self._single_socket(target)
-        if single is not None:
-            self.dispatcher.emit_with_callback(single, event, args, callback, timeout)
-            return
-        remote = self._remote_candidate(target)
-        if remote is not None:  # maybe a sid of another process: the ack comes in a task
-            self.start_background_task(
-                self._remote_callback, target, remote, event, args, callback, timeout
-            )
-            return
-        if timeout is None:
-            raise ValueError("a broadcast with a callback needs a timeout")
-        responses = await self.manager.broadcast_with_acks(target, event, args, timeout)
-        if isinstance(responses, AckTimeout):
-            callback(responses)
-        else:
-            callback(None, responses)
+        return self.emit_to_target(target, event, data, callback=callback, timeout=timeout)
 
-    async def send(
+    def send(
         self,
         data: Any,
         to: Rooms = None,
@@ -244,9 +303,33 @@ class AsyncServer:
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         **kwargs: Any,
-    ) -> None:
-        """Emit a ``message`` event (``socket.send`` in the JavaScript client)."""
-        await self.emit("message", data, to, room, skip_sid, namespace, callback, **kwargs)
+    ) -> asyncio.Future[None]:
+        """Emit a ``message`` event (``socket.send`` in the JavaScript client); acts at the
+        call, as :meth:`emit`."""
+        return self.emit(
+            "message",
+            data,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace,
+            callback=callback,
+            **kwargs,
+        )
+
+    def emit_to_target(
+        self,
+        target: BroadcastTarget,
+        event: str,
+        data: Any = None,
+        *,
+        callback: Callable[..., Any] | None = None,
+        timeout: float | None = None,
+    ) -> asyncio.Future[None]:
+        """:meth:`emit` to the sockets of ``target`` (what the broadcast operators call)."""
+        if self.dispatcher.listener is not None:  # admin hook
+            self.dispatcher.listener.on_event_sent(target, event, as_args(data))
+        return self.router.emit(target, event, data, callback, timeout)
 
     async def call(
         self,
@@ -256,48 +339,53 @@ class AsyncServer:
         sid: str | None = None,
         namespace: str | None = None,
         timeout: float = 60.0,
-        **kwargs: Any,
+        ignore_queue: bool = False,
+        *,
+        except_rooms: Iterable[str] = (),
+        local: bool = False,
     ) -> Any:
         """Emit to one client and wait for its ack; returns the ack's argument(s).
 
-        To a room (or everyone) it waits for every recipient's ack and returns a dict of
-        responses by sid.
+        The value is :func:`~socketio_core.args.ack_value` of the ack's arguments:
+        None for none, the value for one, a tuple for several. To a room (or everyone) it
+        waits for every recipient's ack and returns a dict of such values by sid.
 
         Raises:
             AckTimeout: no ack within ``timeout`` (``responses`` holds a broadcast's partial
-                results).
-            NotConnected: the client is not connected, or disconnected before answering.
+                results). Also a builtin :exc:`TimeoutError`.
+            NotConnected: ``sid``, or a single ``to``, reaches no socket (of this process, or
+                of the cluster with a pub/sub manager): nobody could answer; or the client
+                disconnected before answering. A list of rooms, or the operators
+                (``sio.to(room).call()``), return ``{}`` instead.
         """
-        target = self._target(namespace, sid if sid is not None else to, None, (), False, False)
-        args = as_args(data)
-        single = self._single_socket(target)
-        if single is None:
-            remote = self._remote_candidate(target)
-            if remote is not None:
-                try:
-                    data = await self.manager.call_socket(
-                        target.namespace, remote, event, args, timeout
-                    )
-                    return data[0] if len(data) == 1 else (tuple(data) if data else None)
-                except NotConnected:
-                    if sid is not None:
-                        raise
-            if (
-                target.rooms is not None
-                and len(target.rooms) == 1
-                and (not self.manager.registry.members(target.namespace, target.rooms[0]))
-                and sid is not None
-            ):
-                raise NotConnected(f"{sid} is not connected to {target.namespace}")
-            result = await self.manager.broadcast_with_acks(target, event, args, timeout)
-            if isinstance(result, AckTimeout):
-                raise result
-            return result
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        # The dispatcher's ack timer removes the waiter from ``socket.acks`` and fails the
-        # future with AckTimeout: a timed-out call leaves nothing pending.
-        self.dispatcher.register_ack(single, event, args, AckWaiter(future=future), timeout)
-        return await future
+        target = self._target(
+            namespace,
+            sid if sid is not None else to,
+            None,
+            except_rooms,
+            local=local or ignore_queue,
+        )
+        one = sid if sid is not None else to if isinstance(to, str) else None
+        return await self.router.call(
+            target, event, data, timeout, must_exist=one, sid_only=sid is not None
+        )
+
+    async def call_target(
+        self,
+        target: BroadcastTarget,
+        event: str,
+        data: Any = None,
+        timeout: float = 60.0,
+        *,
+        must_exist: str | None = None,
+    ) -> Any:
+        """:meth:`call` for the sockets of ``target`` (what the broadcast operators call).
+
+        Args:
+            must_exist: a sid (or room) that must have a member somewhere, else
+                :exc:`NotConnected`.
+        """
+        return await self.router.call(target, event, data, timeout, must_exist)
 
     def to(self, room: Rooms) -> BroadcastOperator:
         """Node's broadcast operators: ``sio.to("a").to("b").except_("c").emit(...)``."""
@@ -311,7 +399,7 @@ class AsyncServer:
 
     def of(self, namespace: str) -> BroadcastOperator:
         """Operators for another namespace."""
-        return BroadcastOperator(self, namespace=namespace)
+        return BroadcastOperator(self, BroadcastTarget(namespace))
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """Node's ``io.timeout(ms)``: ``await sio.timeout(5).call("ping")`` collects acks."""
@@ -327,25 +415,62 @@ class AsyncServer:
         """Node's ``io.local``: only the clients of this process."""
         return BroadcastOperator(self).local
 
-    def instrument(self, auth: Any = None, **options: Any) -> AdminInstrument:
-        """python-socketio's ``instrument()``: the Admin UI (see :mod:`.admin`'s class)."""
-        from .admin import AdminInstrument  # noqa: PLC0415 (admin.py imports this module)
+    def instrument(
+        self,
+        auth: Any = None,
+        mode: Mode = "development",
+        read_only: bool = False,
+        server_id: str | None = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2,
+        **options: Any,
+    ) -> AdminInstrument:
+        """Serve the official Socket.IO Admin UI's protocol (python-socketio's signature).
 
-        return AdminInstrument(self, auth=auth, **options)
+        Args:
+            auth: ``{"username": ..., "password": ...}`` (or a list of them; the password a
+                bcrypt or scrypt hash, or a clear password hashed at once), a callable
+                ``(auth) -> bool``, or ``False`` for none (logged as a WARNING).
+            mode: ``"development"`` (sockets, rooms, events) or ``"production"`` (stats only).
+            read_only: refuse the UI's actions.
+            server_id: this server's name in the UI.
+            namespace: the admin namespace.
+            server_stats_interval: seconds between ``server_stats``.
+            **options: further options of :class:`~socketio_core.aio.admin.AdminInstrument`
+                (``max_queued``, ``max_sessions``, ``session_ttl``).
+
+        Returns:
+            The instrumentation (its ``shutdown()`` stops it).
+
+        Raises:
+            ValueError: ``auth`` missing or malformed, a bad ``mode``, or instrumented twice.
+        """
+        from .admin import AdminInstrument  # noqa: PLC0415 (only imported when used)
+
+        return AdminInstrument(
+            self,
+            auth=auth,
+            mode=mode,
+            read_only=read_only,
+            server_id=server_id,
+            namespace=namespace,
+            server_stats_interval=server_stats_interval,
+            **options,
+        )
 
     # ----------------------------------------------------------------------- rooms
 
-    async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Add a client to a room."""
-        await self.manager.enter_room(namespace or DEFAULT_NAMESPACE, sid, room)
+    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> asyncio.Future[None]:
+        """Add a client to a room, at the call (awaiting is optional)."""
+        return self.router.act(self.manager.enter_room(namespace or DEFAULT_NAMESPACE, sid, room))
 
-    async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Remove a client from a room."""
-        await self.manager.leave_room(namespace or DEFAULT_NAMESPACE, sid, room)
+    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> asyncio.Future[None]:
+        """Remove a client from a room, at the call (awaiting is optional)."""
+        return self.router.act(self.manager.leave_room(namespace or DEFAULT_NAMESPACE, sid, room))
 
-    async def close_room(self, room: str, namespace: str | None = None) -> None:
-        """Remove every client from a room."""
-        await self.manager.close_room(namespace or DEFAULT_NAMESPACE, room)
+    def close_room(self, room: str, namespace: str | None = None) -> asyncio.Future[None]:
+        """Remove every client from a room, at the call (awaiting is optional)."""
+        return self.router.act(self.manager.close_room(namespace or DEFAULT_NAMESPACE, room))
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
         """The rooms a client is in (its own sid room included)."""
@@ -360,31 +485,57 @@ class AsyncServer:
         timeout: float = 5.0,
     ) -> list[SocketInfo]:
         """Describe the matching sockets: id, rooms, data, handshake."""
-        target = self._target(namespace, to, None, except_rooms, False, False)
+        target = self._target(namespace, to, None, except_rooms)
         return await self.manager.fetch_sockets(target, timeout=timeout)
 
     def socket_info(self, namespace: str, sid: str) -> SocketInfo:
         """What :meth:`fetch_sockets` reports for one local socket."""
-        socket = self._socket(sid, namespace)
+        ctx = self._socket(sid, namespace)
         return SocketInfo(
-            sid,
-            namespace,
-            tuple(self.manager.rooms(namespace, sid)),
-            dict(socket.data),
-            socket.handshake,
+            sid, namespace, tuple(self.manager.rooms(namespace, sid)), dict(ctx.data), ctx.handshake
         )
+
+    def connected(self, sid: str, namespace: str | None = None) -> bool:
+        """Whether ``sid`` is a socket of this process in ``namespace`` (accepted or not)."""
+        return self.dispatcher.socket(sid, namespace or DEFAULT_NAMESPACE) is not None
+
+    def local_sids(self, namespace: str | None = None) -> list[str]:
+        """The sids of this process's sockets (of ``namespace``, or of every namespace),
+        accepted or still running their ``connect`` handler."""
+        sockets = self.dispatcher.sockets
+        if namespace is None:
+            return list(sockets)
+        return [sid for sid, ctx in sockets.items() if ctx.namespace == namespace]
+
+    @property
+    def connection_count(self) -> int:
+        """How many Engine.IO connections the server holds."""
+        return len(self.dispatcher.connections)
+
+    def eio_sid(self, sid: str, namespace: str | None = None) -> str:
+        """The Engine.IO sid of the connection of socket ``sid``.
+
+        Raises:
+            NotConnected: no such socket on this process.
+        """
+        return self._socket(sid, namespace).conn.eio_sid
+
+    def pending_acks(self, sid: str, namespace: str | None = None) -> int:
+        """How many acks the server awaits from socket ``sid`` (0 when it is gone)."""
+        ctx = self.dispatcher.socket(sid, namespace or DEFAULT_NAMESPACE)
+        return 0 if ctx is None else ctx.conn.core.pending_acks(sid)
 
     # -------------------------------------------------------------------- sessions
 
     async def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
         """The user session of a client (a dict the application owns)."""
-        return self._socket(sid, namespace or DEFAULT_NAMESPACE).session
+        return self._socket(sid, namespace).session
 
     async def save_session(
         self, sid: str, session: dict[str, Any], namespace: str | None = None
     ) -> None:
         """Replace the user session of a client."""
-        self._socket(sid, namespace or DEFAULT_NAMESPACE).session = session
+        self._socket(sid, namespace).session = session
 
     @contextlib.asynccontextmanager
     async def session(
@@ -397,57 +548,71 @@ class AsyncServer:
 
     def get_environ(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
         """The WSGI-style environ of the client's handshake request."""
-        return self._socket(sid, namespace or DEFAULT_NAMESPACE).client.environ
+        return self._socket(sid, namespace).conn.environ
 
     def transport(self, sid: str, namespace: str | None = None) -> str:
         """``polling`` or ``websocket``."""
-        socket = self._socket(sid, namespace or DEFAULT_NAMESPACE)
-        return self.eio.transport(socket.client.eio_sid)
+        return self.eio.transport(self._socket(sid, namespace).conn.eio_sid)
 
     def socket_data(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
         """Node's ``socket.data``: app data shared through ``fetch_sockets``."""
-        return self._socket(sid, namespace or DEFAULT_NAMESPACE).data
+        return self._socket(sid, namespace).data
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def disconnect(
+    def disconnect(
         self,
         sid: str,
         namespace: str | None = None,
         ignore_queue: bool = False,
         *,
         close: bool = False,
-    ) -> None:
-        """Disconnect a client from a namespace (``close``: end its whole connection)."""
+    ) -> asyncio.Future[None]:
+        """Disconnect a client from a namespace (``close``: end its whole connection).
+
+        Acts at the call (the client gets DISCONNECT, the socket leaves its rooms); awaiting
+        also waits for its ``disconnect`` handler. A sid of another process (with a pub/sub
+        manager) is disconnected there.
+        """
         ns = namespace or DEFAULT_NAMESPACE
-        socket = self.dispatcher.sockets.get(sid)
-        if socket is None or socket.namespace != ns:
-            if not ignore_queue and not self.manager.is_connected(ns, sid):
-                await self.manager.disconnect_sockets(
-                    BroadcastTarget(ns, rooms=(sid,)), close=close
-                )
-            return
-        if socket.connected:
-            self.dispatcher.send_packet(
-                socket.client.eio_sid, Packet(PacketType.DISCONNECT, NamespaceName(ns))
-            )
-        if close:
-            await self.eio.disconnect(socket.client.eio_sid)
-        await self.dispatcher.socket_gone(socket, "server namespace disconnect")
+        ctx = self.dispatcher.socket(sid, ns)
+        if ctx is not None:
+            handler = self.dispatcher.disconnect(ctx, close=close)
+            return done() if handler is None else self._spawn(handler)
+        if not ignore_queue and not self.manager.is_connected(ns, sid):
+            target = BroadcastTarget(ns, (sid,))
+            return self.router.act(self.manager.disconnect_sockets(target, close=close))
+        return done()
+
+    async def startup(self) -> None:
+        """Start the client manager (a pub/sub listener); every front door calls it once it
+        serves. Idempotent."""
+        self._served = True
+        async with self._manager_lock:
+            if not self._manager_running:
+                self._manager_running = True
+                try:
+                    await self.manager.start()
+                except BaseException:  # failed or cancelled half-way: undo what started
+                    self._manager_running = False
+                    with contextlib.suppress(Exception):
+                        await self.manager.stop()
+                    raise
 
     async def shutdown(self) -> None:
-        """Disconnect every client and stop the manager."""
+        """Disconnect every client and stop the client manager (every front door calls it
+        when it stops serving). Idempotent."""
         await self.eio.shutdown()
-        await self.manager.stop()
+        async with self._manager_lock:
+            if self._manager_running:
+                self._manager_running = False
+                await self.manager.stop()
 
     def start_background_task(
         self, target: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> asyncio.Task[Any]:
         """Run ``target(*args, **kwargs)`` in a task the server keeps a reference to."""
-        task: asyncio.Task[Any] = asyncio.ensure_future(target(*args, **kwargs))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
+        return self._spawn(target(*args, **kwargs))
 
     @staticmethod
     async def sleep(seconds: float = 0) -> None:
@@ -464,8 +629,8 @@ class AsyncServer:
         **kwargs: Any,
     ) -> None:
         """Run the standalone server (HTTP/1.1 and WebSocket) until cancelled."""
-        await self._start_manager()
-        await self.eio.serve(host, port, engineio_path=socketio_path, ssl=ssl, **kwargs)
+        async with self.listen(host, port, socketio_path=socketio_path, ssl=ssl, **kwargs) as front:
+            await front.serve_forever()
 
     def listen(
         self,
@@ -478,122 +643,140 @@ class AsyncServer:
     ) -> Listening:
         """The standalone server as an async context manager (``async with ... as front``).
 
-        Entering it (or awaiting it) starts the client manager first, as :meth:`serve` does,
-        so a pub/sub manager is subscribed before the first client arrives.
+        Entering it (or awaiting it) calls :meth:`startup` first, so a pub/sub manager is
+        subscribed before the first client arrives; leaving it closes the front door, then
+        calls :meth:`shutdown`.
         """
-        return Listening(
-            self, self.eio.listen(host, port, engineio_path=socketio_path, ssl=ssl, **kwargs)
-        )
+        front = self.eio.listen(host, port, engineio_path=socketio_path, ssl=ssl, **kwargs)
+        return Listening(front, self.startup, self.shutdown)
 
-    async def _start_manager(self) -> None:
-        if not self._manager_started:
-            self._manager_started = True
-            await self.manager.start()
-
-    # -------------------------------------------------------------------- helpers
+    # ------------------------------------------------------- the manager's host API
 
     @staticmethod
     def share(messages: Iterable[str | bytes]) -> list[EIOPacket]:
-        """Engine.IO packets shared by a broadcast's recipients: encoded once, to the frame."""
+        """Wrap encoded messages in Engine.IO packets shared by every recipient of a
+        broadcast, so that each is encoded once, down to the WebSocket frame bytes."""
         return [EIOPacket(EIOPacketType.MESSAGE, message) for message in messages]
 
     def deliver(
         self,
         namespace: str,
         sid: str,
-        messages: Collection[str | bytes | EIOPacket],
+        messages: Sequence[str | bytes | EIOPacket],
         volatile: bool = False,
     ) -> None:
         """Hand pre-encoded messages to one local socket (the manager's fan-out)."""
-        socket = self.dispatcher.sockets.get(sid)
-        if socket is None or socket.namespace != namespace:
-            return
-        if socket.held is not None:
-            socket.held.append(list(messages))
-            return
-        driver = self.eio.sessions.get(socket.client.eio_sid)  # type: ignore[call-overload]
-        if driver is None or (volatile and not driver.writable):
-            return
-        if self.listener is not None:  # admin hook
-            self.listener.on_packets_out(messages)
-        try:
-            for message in messages:
-                driver.send(message)
-        except SessionClosed:
-            pass
+        ctx = self.dispatcher.sockets.get(sid)
+        if ctx is not None and ctx.namespace == namespace:
+            ctx.conn.deliver(sid, messages, volatile)
+
+    async def collect_acks(
+        self, target: BroadcastTarget, event: str, args: list[Any], timeout: float
+    ) -> Any:
+        """Emit with one ack id to the local sockets of ``target``; the responses by sid, or
+        :exc:`AckTimeout` carrying the partial responses."""
+        return await self.router.collect_acks(target, event, args, timeout)
+
+    def emit_for_acks(
+        self,
+        namespace: str,
+        sids: Iterable[str],
+        event: str,
+        args: list[Any],
+        timeout: float | None,
+        on_ack: Callable[[str, list[Any]], None],
+    ) -> int:
+        """Emit with acks to the local sockets among ``sids`` (for another process):
+        ``on_ack(sid, args)`` for each ack; returns how many sockets were reached."""
+        return self.router.emit_for_acks(namespace, sids, event, args, timeout, on_ack)
+
+    # -------------------------------------------------------------------- helpers
+
+    def _serves(self, namespace: str) -> bool:
+        """Whether CONNECT to ``namespace`` is accepted (handlers, or ``namespaces``)."""
+        registry = self.registry
+        if namespace == "/" or registry.known(namespace):
+            return True
+        accepted = self.accepted_namespaces
+        if accepted == "*" or "*" in registry.handlers or "*" in registry.namespaces:
+            return True
+        if isinstance(accepted, re.Pattern):
+            return accepted.fullmatch(namespace) is not None
+        if callable(accepted):
+            return bool(accepted(namespace))
+        return accepted is not None and namespace in accepted
+
+    def _on_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        self.dispatcher.on_eio_connect(eio_sid, environ)
+        if not self._served and not self._manager_lock.locked():
+            # No front door said it serves (ASGI without lifespan): start on first use.
+            self._spawn(self.startup())
+
+    def _eio_session(self, eio_sid: str) -> EngineIOSession | None:
+        return self.eio.sessions.get(Sid(eio_sid))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     def _target(
         self,
         namespace: str | None,
         to: Rooms,
         skip: str | Iterable[str] | None,
-        except_rooms: Iterable[str],
-        volatile: bool,
-        local: bool,
+        except_rooms: Iterable[str] = (),
+        *,
+        volatile: bool = False,
+        local: bool = False,
     ) -> BroadcastTarget:
-        rooms = None if to is None else (to,) if isinstance(to, str) else tuple(to)
-        skipped = () if skip is None else (skip,) if isinstance(skip, str) else tuple(skip)
         return BroadcastTarget(
-            namespace or DEFAULT_NAMESPACE, rooms, tuple(except_rooms), skipped, local, volatile
+            namespace or DEFAULT_NAMESPACE,
+            None if to is None else names(to),
+            names(except_rooms),
+            names(skip),
+            local=local,
+            volatile=volatile,
         )
 
-    def _remote_candidate(self, target: BroadcastTarget) -> str | None:
-        """The one room of ``target`` with no local member: maybe a remote sid (pub/sub)."""
-        if (
-            not self.manager.cluster
-            or target.local
-            or target.rooms is None
-            or len(target.rooms) != 1
-            or target.except_rooms
-            or target.skip
-            or self.manager.registry.members(target.namespace, target.rooms[0])
-        ):
-            return None
-        return target.rooms[0]
+    def _socket(self, sid: str, namespace: str | None) -> SocketContext:
+        ns = namespace or DEFAULT_NAMESPACE
+        ctx = self.dispatcher.socket(sid, ns)
+        if ctx is None:
+            raise NotConnected(f"{sid} is not connected to {ns}")
+        return ctx
 
-    async def _remote_callback(
+
+class Listening:
+    """``sio.listen()``: the Engine.IO standalone server, with the server's lifecycle around it.
+
+    Entering (or awaiting) it runs ``startup`` then starts the front door; leaving it closes
+    the front door, then runs ``shutdown``.
+    """
+
+    def __init__(
         self,
-        target: BroadcastTarget,
-        sid: str,
-        event: str,
-        args: list[Any],
-        callback: Callable[..., Any],
-        timeout: float | None,
+        front: Any,
+        startup: Callable[[], Coroutine[Any, Any, None]],
+        shutdown: Callable[[], Coroutine[Any, Any, None]],
     ) -> None:
-        """``emit(callback=)`` to a remote socket (a gone client's callback is dropped)."""
+        self._front = front
+        self._startup = startup
+        self._shutdown = shutdown
+
+    async def _start(self) -> Any:
+        await self._startup()
+        return await self._front.start()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._start().__await__()
+
+    async def __aenter__(self) -> Any:
+        return await self._start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
         try:
-            data = await self.manager.call_socket(
-                target.namespace, sid, event, args, 60.0 if timeout is None else timeout
-            )
-        except NotConnected:
-            if timeout is None:
-                logger.debug("x %s: not connected anywhere; callback dropped", sid)
-                return
-            responses = await self.manager.broadcast_with_acks(target, event, args, timeout)
-            result = (
-                callback(responses)
-                if isinstance(responses, AckTimeout)
-                else callback(None, responses)
-            )
-        except AckTimeout as exc:
-            if timeout is None:
-                logger.debug("x %s: no ack; callback dropped", sid)
-                return
-            result = callback(exc)
-        else:
-            result = callback(*data) if timeout is None else callback(None, *data)
-        if inspect.isawaitable(result):
-            await result
-
-    def _single_socket(self, target: BroadcastTarget) -> Socket | None:
-        """The local socket when ``target`` names exactly one connected sid."""
-        if target.rooms is None or len(target.rooms) != 1 or target.except_rooms or target.skip:
-            return None
-        socket = self.dispatcher.sockets.get(target.rooms[0])
-        return socket if socket is not None and socket.namespace == target.namespace else None
-
-    def _socket(self, sid: str, namespace: str | None) -> Socket:
-        socket = self.dispatcher.sockets.get(sid)
-        if socket is None or socket.namespace != (namespace or DEFAULT_NAMESPACE):
-            raise NotConnected(f"{sid} is not connected to {namespace or DEFAULT_NAMESPACE}")
-        return socket
+            await self._front.close()
+        finally:
+            await self._shutdown()

@@ -278,8 +278,11 @@ def test_close_packet_from_client() -> None:
         MessageReceived("bye"),
         Closed(CloseReason.CLIENT_DISCONNECT),
     ]
-    assert session.get_response() == body("1")
+    # Node answers the parked GET with a noop, then closes the session (issue 9, item 7).
+    assert session.get_response() == body("6")
     assert session.next_deadline() is None
+    later = session.receive_get(0.2)
+    assert later is not None and later.status == 400
     with pytest.raises(SessionClosed, match="client disconnect"):
         session.send("late")
 

@@ -94,6 +94,41 @@ def test_connect_namespaces_over_one_transport() -> None:
     assert session.namespaces == ["/", "/chat"]
 
 
+def test_events_before_the_connect_reply_come_right_after_it_in_order() -> None:
+    # python-socketio sends what its connect handler emits before the CONNECT reply.
+    session = make()
+    session.transport_opened()
+    session.connect_namespace("/")
+    session.receive_message('2["hello",1,2,{"hello":"you"}]', 0)
+    session.receive_message('21["second"]', 0)
+    assert session.events_received() == []
+    session.receive_message('0{"sid":"a"}', 0)
+    assert session.events_received() == [
+        NamespaceConnected("/", "a"),
+        EventReceived("/", "hello", [1, 2, {"hello": "you"}], None),
+        EventReceived("/", "second", [], 1),
+    ]
+
+
+def test_early_events_are_void_when_refused_and_bounded() -> None:
+    session = make(max_early_events=2)
+    session.transport_opened()
+    session.connect_namespace("/")
+    session.receive_message('2["a"]', 0)
+    session.receive_message('4{"message":"no"}', 0)
+    assert session.events_received() == [NamespaceRefused("/", {"message": "no"})]
+    session.connect_namespace("/")
+    session.receive_message('0{"sid":"b"}', 0)
+    assert session.events_received() == [NamespaceConnected("/", "b")]  # nothing stale
+    bounded = make(max_early_events=2)
+    bounded.transport_opened()
+    bounded.connect_namespace("/")
+    for _ in range(3):
+        bounded.receive_message('2["flood"]', 0)
+    events = bounded.events_received()
+    assert len(events) == 1 and isinstance(events[0], ProtocolViolation)
+
+
 def test_connect_error_as_a_string_and_transitions() -> None:
     session = make()
     with pytest.raises(LocalProtocolError):

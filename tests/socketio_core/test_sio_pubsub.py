@@ -23,7 +23,7 @@ from socketio_core.pubsub import (
     encode,
 )
 
-ALL = Target("/", None, (), (), False)
+ALL = Target("/", None, (), ())
 WIRE_ALL = {"nsp": "/", "rooms": None, "except": [], "skip": [], "volatile": False}
 
 # (message, its JSON bytes)
@@ -38,7 +38,10 @@ TABLE: list[tuple[ClusterMessage, bytes]] = [
         ClusterMessage(
             "emit",
             "u1",
-            {"target": Target("/c", ("r",), ("x",), ("s",), True), "messages": ["451-[]", b"\x01"]},
+            {
+                "target": Target("/c", ("r",), ("x",), ("s",), volatile=True),
+                "messages": ["451-[]", b"\x01"],
+            },
         ),
         b'{"v":1,"kind":"emit","uid":"u1","target":{"nsp":"/c","rooms":["r"],"except":["x"],'
         b'"skip":["s"],"volatile":true},"messages":["451-[]",{"_placeholder":true,"num":0}],'
@@ -191,11 +194,11 @@ def test_invalid_messages_cannot_be_built_or_encoded() -> None:
 
 def test_build_emit_encodes_the_packet_once() -> None:
     message = build_emit("u", "news", ("a", 1), to="r", skip_sid="s", except_rooms=["x"])
-    assert message.fields["target"] == Target("/", ("r",), ("x",), ("s",), False)
+    assert message.fields["target"] == Target("/", ("r",), ("x",), ("s",))
     assert message.fields["messages"] == ['2["news","a",1]']
     binary = build_emit("u", "bin", b"\x01", namespace="/n", volatile=True)
     assert binary.fields["messages"] == ['51-/n,["bin",{"_placeholder":true,"num":0}]', b"\x01"]
-    assert binary.fields["target"] == Target("/n", None, (), (), True)
+    assert binary.fields["target"] == Target("/n", None, (), (), volatile=True)
     packed = build_emit("u", "m", None, parser=MsgpackParser())
     assert msgpack.unpackb(packed.fields["messages"][0]) == {"type": 2, "nsp": "/", "data": ["m"]}
 

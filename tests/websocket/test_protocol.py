@@ -129,8 +129,12 @@ def sent(conn: Connection) -> bytes:
 
 
 def feed(conn: Connection, data: bytes, now: float = 0.0) -> list[Event]:
+    """Feed bytes and take the events, as a driver does; then apply a failure held back
+    behind those messages (the application has had them: see test_strict_order_*)."""
     conn.receive_data(data, now)
-    return conn.events_received()
+    events = conn.events_received()
+    conn.fail_pending(now)
+    return events
 
 
 def decode_close(data: bytes) -> tuple[int, str]:
@@ -842,8 +846,8 @@ def test_data_after_close_frame_is_ignored() -> None:
 def test_close_frame_drops_unfinished_message() -> None:
     conn = client()
     assert feed(conn, sf(TEXT, b"partial") + sf(CLOSE, b"\x03\xe8")) == [CloseReceived(1000, "")]
-    assert conn._rx_opcode is None
-    assert conn._rx_text_parts == []
+    assert conn._rx.opcode is None
+    assert conn._rx.text_parts == []
 
 
 def test_messages_still_received_after_sending_close() -> None:
@@ -1092,8 +1096,8 @@ def test_control_frame_inside_message_failure_drops_message() -> None:
     conn = server()
     feed(conn, cf(TEXT, b"abc") + cf(0x09, b"bad"))
     assert_failed(conn, 1002)
-    assert conn._rx_opcode is None
-    assert conn._rx_text_parts == []
+    assert conn._rx.opcode is None
+    assert conn._rx.text_parts == []
 
 
 # ------------------------------------------------------------------------------ UTF-8
@@ -1267,7 +1271,7 @@ def test_flood_of_tiny_fragments_stops_at_max_fragments() -> None:
     assert feed(conn, flood) == []
     data = assert_failed(conn, 1009)
     assert data == b"\x88\x22\x03\xf1message in more than 1000 frames"
-    assert conn._rx_opcode is None  # the unfinished message was dropped
+    assert conn._rx.opcode is None  # the unfinished message was dropped
     assert conn._buf == b""  # the rest of the flood was discarded, not buffered
     # Anything after the failure is ignored, even a valid message.
     assert feed(conn, fragment * 1000 + RFC_MASKED_HELLO) == []

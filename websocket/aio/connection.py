@@ -14,6 +14,18 @@ Backpressure works both ways:
 * reading: received messages wait in a queue bounded by ``max_queue`` messages; when it is full,
   the reader task stops reading, TCP flow control pushes back on the peer, and memory stays
   bounded at ``max_queue`` messages of ``max_size`` bytes plus one read chunk.
+
+Strict order: when a read holds messages and then a frame that fails the connection, the
+core holds the failure back (:attr:`~websocket.protocol.Connection.failure_pending`); the
+reader waits until the application has taken those messages (``recv()`` emptied the queue,
+at most ``close_timeout``; with :meth:`Connection.run`, one loop iteration after the
+callbacks), so an echo of them goes out before the close frame.
+
+Failing the connection on bad input (RFC 6455 section 7.1.7) sends the close frame, then
+half-closes and reads and discards the peer's input until it closes, at most ``max_drain``
+bytes and ``close_timeout`` seconds (:func:`websocket.aio.linger.linger_close`), before the
+socket closes: closing with unread input would make the kernel answer with a TCP reset, which
+destroys the close frame (e.g. a 1009 for an oversized frame) before the peer reads it.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ from ..exceptions import ConnectionClosed, ConnectionClosedOK, LocalProtocolErro
 from ..frames import PreparedMessage
 from ..protocol import Connection as ProtocolConnection
 from ..protocol import State
+from .linger import linger_close
 
 __all__ = ["Connection"]
 
@@ -65,6 +78,7 @@ class Connection:
         response_headers: tuple[tuple[str, str], ...] = (),
         path: str = "/",
         max_queue: int = 32,
+        max_drain: int = 4 * 2**20,
     ) -> None:
         self.protocol = protocol
         self.subprotocol = subprotocol
@@ -72,6 +86,7 @@ class Connection:
         self.response_headers = response_headers
         self.path = path
         self.max_queue = max_queue
+        self.max_drain = max_drain
         self._reader = reader
         self._writer = writer
         self._loop = asyncio.get_running_loop()
@@ -91,6 +106,8 @@ class Connection:
         self._timer_when: float | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._transport_closing = False
+        self._lingering = False  # failed on input: the reader drains, then closes
+        self._handled: asyncio.Future[None] | None = None  # recv() emptied the queue
         self._abort_handle: asyncio.TimerHandle | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._on_message: Callable[[str | bytes], None] | None = None
@@ -187,6 +204,8 @@ class Connection:
                 waiter = self._message_waiter = self._loop.create_future()
             await asyncio.shield(waiter)
         message = self._messages.popleft()
+        if not self._messages and self._handled is not None and not self._handled.done():
+            self._handled.set_result(None)
         resume = self._resume_reading
         if resume is not None and len(self._messages) < self.max_queue and not resume.done():
             resume.set_result(None)
@@ -396,10 +415,23 @@ class Connection:
         loop = self._loop
         try:
             while protocol.state is not State.CLOSED:
+                if protocol.failure_pending:
+                    # Strict order: the messages read before a bad frame are handled (and
+                    # answered) first; then the connection fails.
+                    await self._until_handled()
+                    protocol.fail_pending(loop.time())
+                    if protocol.failure is not None and not self._transport_closing:
+                        await self._linger()
+                        break
+                    continue
                 data = await reader.read(READ_CHUNK)
                 if not data:
                     break
+                failed = protocol.failure is not None
                 protocol.receive_data(data, loop.time())
+                if not failed and protocol.failure is not None and not self._transport_closing:
+                    await self._linger()
+                    break
                 self._process()
                 if len(self._messages) >= self.max_queue and protocol.state is State.OPEN:
                     # Read backpressure: stop reading until the application catches up.
@@ -412,6 +444,33 @@ class Connection:
             pass
         finally:
             await self._finish()
+
+    async def _linger(self) -> None:
+        """Section 7.1.7: write the close frame, then drain, bounded, before closing TCP, so
+        that the peer reads the close frame instead of a reset (see the module docstring)."""
+        self._lingering = True
+        self._process()
+        await linger_close(
+            self._reader,
+            self._writer,
+            max_bytes=self.max_drain,
+            timeout=self.protocol.close_timeout,
+        )
+        self._lingering = False
+
+    async def _until_handled(self) -> None:
+        """Let the application take the messages read before a bad frame (bounded in time)."""
+        if self._on_message is None and self._messages:
+            waiter = self._handled = self._loop.create_future()
+            try:
+                async with asyncio.timeout(self.protocol.close_timeout):
+                    await waiter
+            except TimeoutError:
+                pass
+            finally:
+                self._handled = None
+        # One loop iteration for what the messages set off (run(): tasks the callback made).
+        await asyncio.sleep(0)
 
     async def _finish(self) -> None:
         self.protocol.receive_eof()
@@ -449,7 +508,7 @@ class Connection:
 
     def _close_transport(self) -> None:
         """Close TCP once pending bytes are written; abort if that takes over close_timeout."""
-        if self._transport_closing:
+        if self._transport_closing or self._lingering:
             return
         self._transport_closing = True
         self._writer.close()
@@ -460,7 +519,7 @@ class Connection:
         )
 
     def _wake_reader(self) -> None:
-        """Let a reader paused by read backpressure run again."""
-        resume = self._resume_reading
-        if resume is not None and not resume.done():
-            resume.set_result(None)
+        """Let a reader paused by read backpressure (or strict order) run again."""
+        for waiter in (self._resume_reading, self._handled):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)

@@ -25,6 +25,9 @@ class ConnectionOptions:
         max_fragments: most frames one incoming message may be split into; 1009 above.
         max_buffered: most wire bytes held for one unfinished message (default: max_size).
         max_queue: most received messages waiting for ``recv()`` before reading pauses.
+        max_drain: most bytes read and discarded after failing the connection on bad input,
+            before the socket closes (within ``close_timeout``), so that the peer reads the
+            close frame instead of a TCP reset.
         close_timeout: seconds to wait for the closing handshake to finish.
         ping_interval: seconds between keepalive pings (None: no keepalive).
         ping_timeout: seconds to wait for a keepalive pong before failing with 1011.
@@ -34,12 +37,13 @@ class ConnectionOptions:
     max_fragments: int = DEFAULT_MAX_FRAGMENTS
     max_buffered: int | None = None
     max_queue: int = 32
+    max_drain: int = 4 * 2**20
     close_timeout: float = DEFAULT_CLOSE_TIMEOUT
     ping_interval: float | None = DEFAULT_PING_INTERVAL
     ping_timeout: float | None = DEFAULT_PING_TIMEOUT
 
     def __post_init__(self) -> None:
-        for name in ("max_size", "max_fragments", "max_queue"):
+        for name in ("max_size", "max_fragments", "max_queue", "max_drain"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.max_buffered is not None and self.max_buffered < 1:

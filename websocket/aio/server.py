@@ -24,6 +24,7 @@ from ..handshake import Accepted, HandshakeFailed, Request, Response, ServerHand
 from ..protocol import Connection as ProtocolConnection
 from ..protocol import Role
 from .connection import Connection
+from .linger import linger_close
 from .options import ConnectionOptions
 
 __all__ = ["Server", "open_connection", "serve"]
@@ -225,8 +226,13 @@ class Server:
         writer.write(handshake.data_to_send())
         if not isinstance(event, Accepted):
             if event is not None:
-                logger.info("! handshake from %s refused: %s", peer, event.error)
-            await _close_writer(writer)
+                # ServerHandshake logged the refusal at INFO already: one line per bad request.
+                logger.debug("! handshake from %s refused: %s", peer, event.error)
+                # Half-close and drain (bounded) so that the error response is not lost to a
+                # TCP reset over unread input (e.g. the body of a smuggling attempt).
+                await linger_close(reader, writer)
+            else:
+                await _close_writer(writer)
             return None
         logger.info("= connection open from %s %s", peer, event.request.target)
         conn = open_connection(reader, writer, event, Role.SERVER, self._options)
@@ -268,6 +274,7 @@ def open_connection(
         response_headers=accepted.response.headers,
         path=accepted.request.target,
         max_queue=options.max_queue,
+        max_drain=options.max_drain,
     )
 
 

@@ -148,8 +148,8 @@ class Harness:
         sio = self.sio
         await self.until(
             lambda: (
-                not sio.dispatcher.clients
-                and not sio.dispatcher.sockets
+                sio.connection_count == 0
+                and not sio.local_sids()
                 and not sio.manager.registry.namespaces()
             ),
             "the server to forget every client",

@@ -50,8 +50,8 @@ async def check_closed_and_still_serving(
         else:
             await victim.send(message)
     await victim.expect_closed()
-    await h.until(lambda: list(sio.dispatcher.clients) == [good.handshake["sid"]])
-    await h.until(lambda: list(sio.dispatcher.sockets) == [good_sid])
+    await h.until(lambda: list(sio.eio.sessions) == [good.handshake["sid"]])
+    await h.until(lambda: sio.local_sids() == [good_sid])
     assert sio.manager.registry.sockets("/") == [good_sid]
     assert handled == []
     # The other client is served as before.
@@ -217,7 +217,7 @@ async def test_event_for_a_namespace_not_joined_is_dropped(serve: Serve) -> None
     await client.send('43/admin,1["ack"]')
     await client.barrier()
     assert seen == []
-    assert len(sio.dispatcher.clients) == 1
+    assert sio.connection_count == 1
     sid = await client.connect("/admin")
     await client.send('42/admin,["x"]')
     await client.barrier()
@@ -235,4 +235,4 @@ async def test_event_after_leaving_a_namespace_is_dropped(serve: Serve) -> None:
     await client.send('42["x"]')
     await client.barrier()
     assert seen == []
-    assert sio.dispatcher.sockets == {}
+    assert sio.local_sids() == []

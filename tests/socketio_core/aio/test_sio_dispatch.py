@@ -41,7 +41,7 @@ async def test_connect_handler_gets_sid_environ_auth(serve: Serve) -> None:
     assert auth == {"token": "t"}
     assert environ["REMOTE_ADDR"] == "127.0.0.1"
     assert environ["engineio.request"].query["transport"] == "websocket"
-    assert sio.dispatcher.sockets[sid].client.eio_sid == client.eio_sid
+    assert sio.eio_sid(sid) == client.eio_sid
     # Without auth the handler gets None.
     await (await h.client()).connect()
     assert (await asyncio.wait_for(seen.get(), 5))[2] is None
@@ -82,7 +82,7 @@ async def test_connect_refused_with_false(serve: Serve) -> None:
     client = await h.client()
     await client.send("40")
     await client.expect('44{"message":"Connection rejected by server"}')
-    assert sio.dispatcher.sockets == {}
+    assert sio.local_sids() == []
     assert sio.manager.registry.namespaces() == []
     # The Engine.IO connection stays open for other attempts.
     await client.barrier()
@@ -123,7 +123,7 @@ async def test_connect_refused_on_the_main_namespace(serve: Serve) -> None:
     client = await h.client()
     await client.send("40")
     await client.expect('44{"message":"msg","data":{"d":1}}')
-    assert sio.dispatcher.sockets == {}
+    assert sio.local_sids() == []
 
 
 @pytest.mark.asyncio
@@ -142,7 +142,7 @@ async def test_connect_handler_crash_is_internal_server_error(
         await client.send("40")
         await client.expect('44{"message":"Internal server error"}')
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
-    assert sio.dispatcher.sockets == {}
+    assert sio.local_sids() == []
 
 
 @pytest.mark.asyncio
@@ -163,7 +163,7 @@ async def test_second_connect_to_a_namespace_is_ignored(serve: Serve) -> None:
     client, sid = await h.connected()
     await client.send("40")
     await client.barrier()
-    assert list(sio.dispatcher.sockets) == [sid]
+    assert sio.local_sids() == [sid]
 
 
 @pytest.mark.asyncio
@@ -183,7 +183,7 @@ async def test_always_connect_refusal_arrives_as_disconnect(serve: Serve) -> Non
     assert isinstance(reply, str) and reply.startswith('40{"sid":')
     release.set()
     await client.expect("41")
-    await h.until(lambda: not sio.dispatcher.sockets)
+    await h.until(lambda: not sio.local_sids())
 
 
 @pytest.mark.asyncio
@@ -251,14 +251,16 @@ async def test_connect_timeout_drops_a_silent_client(serve: Serve) -> None:
     sio = AsyncServer(connect_timeout=0.2)
     h = await serve(sio)
     client = await h.client()
-    assert list(sio.dispatcher.clients) == [client.eio_sid]
+    assert list(sio.eio.sessions) == [client.eio_sid]
     await client.expect_closed()
     await h.until_empty()
     # A client that connects in time is kept past the timeout.
     good, sid = await h.connected()
-    await h.until(lambda: sio.dispatcher.clients[good.eio_sid].connect_timer is None)
+    loop = asyncio.get_running_loop()
+    opened = loop.time()
+    await h.until(lambda: loop.time() > opened + 0.3, "the connect timeout to pass")
     await good.barrier()
-    assert sid in sio.dispatcher.sockets
+    assert sio.connected(sid)
 
 
 # -------------------------------------------------------------------------- events
@@ -452,7 +454,7 @@ async def test_disconnect_reasons(serve: Serve) -> None:
     await sio.disconnect(sid)
     await client.expect("41")
     assert await asyncio.wait_for(reasons.get(), 5) == (sid, "server namespace disconnect")
-    assert sid not in sio.dispatcher.sockets
+    assert not sio.connected(sid)
     await client.barrier()
     # The client leaves the namespace.
     sid = await client.connect()
@@ -531,6 +533,6 @@ async def test_disconnect_from_the_connect_handler_refuses(serve: Serve) -> None
     await client.send("40")
     # The client is answered (not left waiting for a CONNECT that never comes).
     await client.expect('44{"message":"Connection rejected by server"}')
-    await h.until(lambda: not sio.dispatcher.sockets)
+    await h.until(lambda: not sio.local_sids())
     assert gone == []  # it never connected
     await client.barrier()

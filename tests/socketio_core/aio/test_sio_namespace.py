@@ -157,3 +157,34 @@ async def test_dynamic_namespaces(
         await client.expect(f'44{refused},{{"message":"Invalid namespace"}}')
     # The main namespace is always served.
     await client.connect("/")
+
+
+def test_method_signatures_are_checked_at_registration() -> None:
+    """Class-based handlers are checked where function handlers are: when registered."""
+
+    class TooFew(Namespace):
+        def on_message(self) -> None:  # no sid
+            pass
+
+    class ConnectTooFew(Namespace):
+        def on_connect(self, sid: str) -> None:  # no environ
+            pass
+
+    class Fine(Namespace):
+        def on_connect(self, sid: str, environ: dict[str, Any]) -> None:
+            pass
+
+        def on_disconnect(self, sid: str) -> None:
+            pass
+
+        def on_anything(self, *args: Any) -> None:
+            pass
+
+    sio = AsyncServer()
+    with pytest.raises(TypeError, match="'message' handler"):
+        sio.register_namespace(TooFew("/a"))
+    with pytest.raises(TypeError, match="'connect' handler"):
+        sio.register_namespace(ConnectTooFew("/b"))
+    sio.register_namespace(Fine("/c"))
+    with pytest.raises(TypeError, match="at least 2"):  # a catch-all namespace passes one more
+        sio.register_namespace(TooFew("*"))

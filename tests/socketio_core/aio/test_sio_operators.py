@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from socketio_core.aio import AsyncServer, BroadcastOperator
+from socketio_core.aio import AsyncManager, AsyncServer, BroadcastOperator, BroadcastTarget
 from socketio_core.exceptions import AckTimeout
 
 # ``serve`` (conftest.py): ``harness = await serve(sio)``; conftest cannot be imported.
@@ -78,9 +78,10 @@ async def test_broadcast_call_collects_every_ack(serve: Serve) -> None:
     await answer(pairs[0][0], '["yes"]', '["vote","q"]')
     await answer(pairs[1][0], '["no",2]', '["vote","q"]')
     await answer(pairs[2][0], "[]", '["vote","q"]')
-    assert await task == {pairs[0][1]: "yes", pairs[1][1]: ["no", 2], pairs[2][1]: []}
+    # One rule for ack values (server_events.ack_value): several are a tuple, none is None.
+    assert await task == {pairs[0][1]: "yes", pairs[1][1]: ("no", 2), pairs[2][1]: None}
     for _, sid in pairs:
-        assert sio.dispatcher.sockets[sid].acks == {}
+        assert sio.pending_acks(sid) == 0
     # To everyone, through the server API.
     task = asyncio.create_task(sio.call("all", timeout=5))
     for client, _ in pairs:
@@ -102,7 +103,7 @@ async def test_broadcast_call_partial_results_on_timeout(serve: Serve) -> None:
         await task
     assert info.value.responses == {sa: "yes"}
     # Nothing stays pending for the silent client, and its late ack is ignored.
-    assert sio.dispatcher.sockets[sb].acks == {}
+    assert sio.pending_acks(sb) == 0
     match = EVENT_WITH_ID.fullmatch(message)
     assert match is not None
     await b.send(f"43{match[1]}[1]")
@@ -137,7 +138,7 @@ async def test_broadcast_emit_with_callback(serve: Serve) -> None:
     assert isinstance(error, AckTimeout) and error.responses == {sa: "late?"}
     message = await b.recv()  # b got the event but never answered
     assert isinstance(message, str) and message.endswith('["q2"]')
-    assert sio.dispatcher.sockets[sb].acks == {}
+    assert sio.pending_acks(sb) == 0
 
 
 @pytest.mark.asyncio
@@ -199,7 +200,7 @@ async def test_disconnect_sockets(serve: Serve) -> None:
     await b.expect("41")
     await b.expect_closed()
     assert await reasons.get() == (sb, "server namespace disconnect")
-    assert list(sio.dispatcher.sockets) == [sc]
+    assert sio.local_sids() == [sc]
     await sio.to("nobody").disconnect_sockets()
     await c.barrier()
     assert reasons.empty()
@@ -212,3 +213,39 @@ def test_server_level_operator_shortcuts() -> None:
     assert sio.local.is_local
     assert sio.of("/chat").namespace == "/chat"
     assert sio.except_("x").except_rooms == ("x",)
+
+
+class RecordingManager(AsyncManager):
+    """The in-memory manager, recording the broadcast value each operation receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[BroadcastTarget] = []
+
+    async def broadcast_with_acks(
+        self, target: BroadcastTarget, event: str, args: list[Any], timeout: float
+    ) -> Any:
+        self.targets.append(target)
+        return await super().broadcast_with_acks(target, event, args, timeout)
+
+
+@pytest.mark.asyncio
+async def test_call_keeps_except_and_local(serve: Serve) -> None:
+    """Regression: ``sio.to("a").except_("b").local.timeout(1).call("x")`` dropped
+    ``except_`` and ``local`` (the operator re-spelled its flags as keyword arguments and
+    ``call`` swallowed those it did not know)."""
+    manager = RecordingManager()
+    sio = AsyncServer(manager)
+    h = await serve(sio)
+    (a, sa), (b, sb) = [await h.connected() for _ in range(2)]
+    for sid in (sa, sb):
+        await sio.enter_room(sid, "a")
+    await sio.enter_room(sb, "b")
+    task = asyncio.create_task(sio.to("a").except_("b").local.timeout(1).call("x"))
+    await answer(a, '["from a"]', '["x"]')
+    assert await task == {sa: "from a"}
+    assert manager.targets == [
+        BroadcastTarget("/", ("a",), ("b",), local=True)
+    ]  # the operator's value, unchanged
+    await b.barrier()  # b got nothing: the next message it reads is the barrier's answer
+    assert sio.pending_acks(sa) == 0 and sio.pending_acks(sb) == 0

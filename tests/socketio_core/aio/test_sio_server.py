@@ -86,10 +86,61 @@ async def test_emit_in_a_namespace(serve: Serve) -> None:
 @pytest.mark.asyncio
 async def test_emit_to_nobody_is_fine(serve: Serve) -> None:
     sio = AsyncServer()
-    await serve(sio)
-    await sio.emit("nobody", 1)
+    h = await serve(sio)
+    bystander, _ = await h.connected()
     await sio.emit("nobody", 1, to="no-such-room")
     await sio.emit("nobody", 1, namespace="/none")
+    await sio.emit("nobody", 1, skip_sid=sio.local_sids())
+    # The bystander got none of them: the next thing it reads is the barrier's answer.
+    await bystander.barrier()
+
+
+@pytest.mark.asyncio
+async def test_the_api_acts_at_the_call_from_a_plain_def_handler(serve: Serve) -> None:
+    """``emit``, ``send``, the room helpers and ``disconnect`` act without ``await``."""
+    sio = AsyncServer()
+    h = await serve(sio)
+
+    @sio.on("go")
+    def go(sid: str) -> str:  # a plain def: it cannot await
+        sio.enter_room(sid, "r")
+        sio.emit("pong", 1, to="r")
+        sio.send("hi", to=sid)
+        sio.leave_room(sid, "r")
+        sio.emit("after leaving", to="r")  # nobody is in "r" any more
+        return "ok"
+
+    @sio.on("bye")
+    def bye(sid: str) -> None:
+        sio.disconnect(sid)
+
+    client, sid = await h.connected()
+    await client.send('421["go"]')
+    await client.expect('42["pong",1]', '42["message","hi"]', '431["ok"]')
+    assert sio.rooms(sid) == [sid]
+    # The awaited form works the same and gives the end of the operation.
+    await sio.enter_room(sid, "s")
+    await sio.emit("awaited", to="s")
+    await client.expect('42["awaited"]')
+    await sio.close_room("s")
+    assert sio.rooms(sid) == [sid]
+    await client.send('42["bye"]')
+    await client.expect("41")
+    await h.until(lambda: not sio.connected(sid), "the socket to be gone")
+
+
+@pytest.mark.asyncio
+async def test_call_to_a_sid_not_connected_raises(serve: Serve) -> None:
+    """``call(to=<sid not connected>)`` raises instead of returning ``{}``."""
+    sio = AsyncServer()
+    h = await serve(sio)
+    await h.connected()
+    with pytest.raises(NotConnected):
+        await sio.call("x", to="not-a-sid", timeout=1)
+    with pytest.raises(NotConnected):
+        await sio.call("x", sid="not-a-sid", timeout=1)
+    # The broadcast form (operators) still collects from nobody.
+    assert await sio.to("empty-room").timeout(1).call("x") == {}
 
 
 # -------------------------------------------------------------------- call and acks
@@ -119,7 +170,7 @@ async def test_call_returns_the_ack(serve: Serve) -> None:
     await client.send(f'461-{ack_id}[{{"_placeholder":true,"num":0}}]')
     await client.send_binary(b"\x01")
     assert await task == b"\x01"
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
 
 
 @pytest.mark.asyncio
@@ -131,7 +182,7 @@ async def test_call_timeout(serve: Serve) -> None:
         await sio.call("ignored", to=sid, timeout=0.05)
     ack_id, _ = await server_event(client)
     # Nothing is left waiting for an ack that will never be used.
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
     # A late ack is ignored.
     await client.send(f"43{ack_id}[1]")
     await client.barrier()
@@ -180,14 +231,14 @@ async def test_emit_with_callback(serve: Serve) -> None:
     ack_id, _ = await server_event(client)
     await client.send(f"43{ack_id}[3]")
     assert await asyncio.wait_for(got.get(), 5) == (None, 3)
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
 
     # The timeout passes: callback(AckTimeout), and nothing is left pending.
     await sio.emit("late", to=sid, callback=lambda *args: got.put_nowait(args), timeout=0.05)
     ack_id, _ = await server_event(client)
     (error,) = await asyncio.wait_for(got.get(), 5)
     assert isinstance(error, AckTimeout)
-    assert sio.dispatcher.sockets[sid].acks == {}
+    assert sio.pending_acks(sid) == 0
     await client.send(f"43{ack_id}[4]")  # too late: ignored
     await client.barrier()
     assert got.empty()
@@ -201,11 +252,10 @@ async def test_emit_callback_dropped_when_the_client_leaves(serve: Serve) -> Non
     calls: list[Any] = []
     await sio.emit("x", to=sid, callback=lambda *a: calls.append(a))
     await server_event(client)
-    socket = sio.dispatcher.sockets[sid]
-    assert len(socket.acks) == 1
+    assert sio.pending_acks(sid) == 1
     await client.aclose()
     await h.until_empty()
-    assert socket.acks == {}
+    assert sio.pending_acks(sid) == 0
     assert calls == []
 
 
@@ -356,7 +406,7 @@ async def test_volatile_emit_dropped_when_not_writable(serve: Serve) -> None:
         assert opening.startswith('0{"sid":"')
         poll.sid = opening[len('0{"sid":"') :].split('"')[0]
         assert await poll.request("POST", b"40") == "ok"
-        await h.until(lambda: any(s.connected for s in sio.dispatcher.sockets.values()))
+        await h.until(lambda: sio.local_sids() != [])
         # No GET is waiting: the polling transport cannot take a packet now.
         driver = sio.eio.sessions[poll.sid]
         assert not driver.writable
@@ -365,7 +415,7 @@ async def test_volatile_emit_dropped_when_not_writable(serve: Serve) -> None:
         await sio.of("/").volatile.emit("dropped too")
         await sio.emit("kept", 2)
         payload = await poll.request("GET")
-        sid = next(iter(sio.dispatcher.sockets))
+        (sid,) = sio.local_sids()
         assert payload.split("\x1e") == [f'40{{"sid":"{sid}"}}', '42["kept",2]']
     # A writable WebSocket client gets volatile events.
     client, _ = await h.connected()

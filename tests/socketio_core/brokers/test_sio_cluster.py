@@ -168,6 +168,9 @@ async def test_acks_from_sockets_of_other_processes(clients: list[SioClient]) ->
     assert everyone["result"] == {c.sid: {"from": c.sid, "args": [9]} for c in (c0, c2, c4)}
     gone = await c0.op(op="call", event="ask", sid="nobody-anywhere", expect_error=True)
     assert gone["error"] == "NotConnected"
+    # to= a sid (or room) that no server of the cluster has: nobody can answer.
+    gone = await c0.op(op="call", event="ask", to="nobody-anywhere", expect_error=True)
+    assert gone["error"] == "NotConnected"
 
 
 @pytest.mark.asyncio

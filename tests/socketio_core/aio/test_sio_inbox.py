@@ -1,5 +1,5 @@
-"""Tests for the per-connection state (socketio_core.aio.state): the ordered client queue,
-ack waiters and the handshake description of a socket."""
+"""Tests for socketio_core.aio.inbox (the ordered inbox of a connection) and the per-socket
+context of socketio_core.aio.dispatch (its handshake description)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ from typing import Any
 
 import pytest
 
-from socketio_core.aio.state import AckWaiter, Client, Socket
-from socketio_core.decoder import JsonDecoder
+from socketio_core.aio.acks import AckWaiter
+from socketio_core.aio.dispatch import SocketContext
+from socketio_core.aio.inbox import OrderedInbox
+from socketio_core.aio.session_driver import ServerSessionDriver
+from socketio_core.parsers import JsonParser
+from socketio_core.server_session import ServerSession
 
 
-def make_client(environ: dict[str, Any] | None = None) -> Client:
-    return Client("eio-sid", environ or {}, JsonDecoder(require_connect_first=True))
+def make_client(environ: dict[str, Any] | None = None) -> OrderedInbox:
+    return OrderedInbox("eio-sid")
+
+
+def make_conn(environ: dict[str, Any]) -> ServerSessionDriver:
+    core = ServerSession(JsonParser(), now=0.0, new_sid=lambda: "s", accepts=lambda _: True)
+    return ServerSessionDriver("eio-sid", None, environ, core, lambda conn, events: None)
 
 
 @pytest.mark.asyncio
@@ -39,11 +48,11 @@ async def test_jobs_run_in_order_one_at_a_time() -> None:
         return run
 
     assert not client.busy
-    client.enqueue(job("a", wait=True))
-    client.enqueue(job("b"))
+    client.push(job("a", wait=True))
+    client.push(job("b"))
     assert client.busy
     await asyncio.wait_for(started.wait(), 5)
-    client.enqueue(job("c", last=True))
+    client.push(job("c", last=True))
     assert order == ["a start"]
     gate.set()
     await asyncio.wait_for(finished.wait(), 5)
@@ -51,7 +60,7 @@ async def test_jobs_run_in_order_one_at_a_time() -> None:
     await asyncio.wait_for(_idle(client), 5)
 
 
-async def _idle(client: Client) -> None:
+async def _idle(client: OrderedInbox) -> None:
     # The drain task clears ``busy`` as it ends, a step after its last job.
     while client.busy:
         await asyncio.sleep(0)
@@ -71,8 +80,8 @@ async def test_a_failing_job_is_logged_and_the_queue_goes_on(
         done.set()
 
     with caplog.at_level(logging.ERROR):
-        client.enqueue(bad)
-        client.enqueue(good)
+        client.push(bad)
+        client.push(good)
         await asyncio.wait_for(done.wait(), 5)
     assert "job boom" in caplog.text
     await asyncio.wait_for(_idle(client), 5)
@@ -91,43 +100,44 @@ async def test_cancelled_drain_drops_the_rest() -> None:
     async def never() -> None:
         ran.append("never")
 
-    client.enqueue(forever)
-    client.enqueue(never)
+    client.push(forever)
+    client.push(never)
     await asyncio.wait_for(started.wait(), 5)
-    task = client._task
-    assert task is not None
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert not client.busy
+    client.cancel()
+    await asyncio.wait_for(_idle(client), 5)
     assert ran == []
-    assert not client._queue
+    client.push(never)  # a fresh queue after the cancelled one
+    await asyncio.wait_for(_idle(client), 5)
+    assert ran == ["never"]
 
 
 def test_ack_waiter_defaults() -> None:
     waiter = AckWaiter()
-    assert waiter.future is None and waiter.callback is None and waiter.collect is None
-    assert waiter.timer is None and not waiter.err_first
+    assert waiter.future is None and waiter.callback is None and waiter.collector is None
+    assert not waiter.err_first
 
 
-def test_handshake_without_a_request() -> None:
-    socket = Socket("sid", "/", make_client(), auth="not a dict")
+@pytest.mark.asyncio
+async def test_handshake_without_a_request() -> None:
+    socket = SocketContext("sid", "/", make_conn({}), auth="not a dict")
     handshake = socket.handshake
     assert handshake["headers"] == {} and handshake["query"] == {}
     assert handshake["auth"] == {}
     assert handshake["address"] == "" and handshake["url"] == ""
     assert handshake["xdomain"] is False and handshake["secure"] is False
-    assert not socket.connected and socket.held == [] and socket.acks == {}
+    assert not socket.accepted and socket.session == {} and socket.data == {}
 
 
-def test_handshake_fields_from_environ() -> None:
+@pytest.mark.asyncio
+async def test_handshake_fields_from_environ() -> None:
     environ = {
         "REMOTE_ADDR": "127.0.0.1",
         "wsgi.url_scheme": "https",
         "PATH_INFO": "/socket.io/",
         "QUERY_STRING": "EIO=4",
     }
-    socket = Socket("sid", "/", make_client(environ), auth={"k": 1}, connected_at=0.0)
+    socket = SocketContext("sid", "/", make_conn(environ), auth={"k": 1})
+    socket.connected_at = 0.0
     handshake = socket.handshake
     assert handshake["secure"] is True
     assert handshake["url"] == "/socket.io/?EIO=4"

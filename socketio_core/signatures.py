@@ -1,0 +1,75 @@
+"""Handler signatures, checked once: how many positional arguments a handler takes.
+
+python-socketio lets a ``connect`` handler take ``(sid, environ)`` or ``(sid, environ,
+auth)``, and a ``disconnect`` handler ``(sid)`` or ``(sid, reason)``. The signature is read
+once, when the handler is registered (:func:`check_handler`), and the call then passes what
+the handler takes (:func:`fit_server_event`); nothing ever catches a ``TypeError`` at call
+time, which would hide a bug inside the handler.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Final
+
+__all__ = ["SERVER_EVENTS", "check_handler", "fit_server_event", "positional_count"]
+
+#: Events the server raises itself; a client can never trigger them (see packet.RESERVED_EVENTS).
+SERVER_EVENTS: Final = frozenset({"connect", "disconnect"})
+
+# The fewest arguments each server event passes; an event from a client passes the sid.
+_MINIMUM: Final = {"connect": 2, "disconnect": 1}
+
+
+def positional_count(func: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``func`` accepts; None when it takes ``*args``."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for param in params:
+        if param.kind is param.VAR_POSITIONAL:
+            return None
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+def check_handler(event: str, func: Callable[..., Any], prefix: int = 0) -> int | None:
+    """Check that ``func`` can take what a handler of ``event`` is passed.
+
+    Args:
+        event: the event name.
+        func: the handler.
+        prefix: arguments passed before the usual ones (a catch-all's event or namespace).
+
+    Returns:
+        Its positional argument count (None: ``*args``).
+
+    Raises:
+        TypeError: not callable, or it takes fewer positional arguments than it is passed.
+    """
+    if not callable(func):
+        raise TypeError("a handler must be callable")
+    minimum = prefix + _MINIMUM.get(event, 1)
+    count = positional_count(func)
+    if count is not None and count < minimum:
+        raise TypeError(
+            f"the {event!r} handler {func!r} takes {count} positional arguments, "
+            f"at least {minimum} are passed"
+        )
+    return count
+
+
+def fit_server_event(
+    event: str, count: int | None, args: tuple[Any, ...], prefix: int = 0
+) -> tuple[Any, ...]:
+    """``connect(sid, environ[, auth])`` and ``disconnect(sid[, reason])``: trim to ``count``."""
+    if count is None or event not in SERVER_EVENTS:
+        return args
+    full = prefix + (3 if event == "connect" else 2)
+    if count < full:
+        return args[: max(count, full - 1)]
+    return args
