@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+import socketio_core as socketio
 from socketio_core.admin import hash_password
 from socketio_core.aio import AsyncServer
 from socketio_core.aio.admin import AdminInstrument, admin_ui_static_files
@@ -358,3 +360,64 @@ async def test_malformed_actions_are_dropped(caplog: pytest.LogCaptureFixture) -
         assert "bad arguments dropped" in caplog.text
         assert sio.rooms(sid) == [sid, "vip"]  # only the well-formed join did something
         await ui.client.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_instrument_reaches_connections_opened_before() -> None:
+    sio = AsyncServer()
+
+    @sio.on("ping")
+    async def ping(sid: str, *args: Any) -> str:
+        return "pong"
+
+    async with sio.listen("127.0.0.1", 0) as front:
+        alice = await user(f"http://127.0.0.1:{front.port}")
+        admin = sio.instrument(auth=False, server_stats_interval=60)
+        try:
+            before_in, before_out = admin._packets_in, admin._packets_out
+            assert await alice.call("ping", timeout=TIMEOUT) == "pong"
+            # Alice's connection was opened before instrument(): its driver counts anyway.
+            assert (admin._packets_in, admin._packets_out) == (before_in + 1, before_out + 1)
+            await alice.disconnect()
+        finally:
+            await admin.shutdown()
+
+
+def test_dropin_servers_instrument_with_python_socketios_signature() -> None:
+    python_socketio = pytest.importorskip("socketio")
+
+    def named(function: Any) -> dict[str, Any]:
+        params = inspect.signature(function).parameters.values()
+        return {p.name: p.default for p in params if p.kind is p.POSITIONAL_OR_KEYWORD}
+
+    theirs = named(python_socketio.AsyncServer.instrument)
+    assert named(socketio.AsyncServer.instrument) == theirs
+    assert named(socketio.Server.instrument) == theirs
+    sync = socketio.Server()
+    try:
+        admin = sync.instrument({"username": "admin", "password": HASHED}, "production", True)
+        assert isinstance(admin, AdminInstrument)
+        assert (admin.mode, admin.read_only, sync.async_server.listener) == (
+            "production",
+            True,
+            admin,
+        )
+    finally:
+        sync.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_dropin_async_server_serves_the_ui() -> None:
+    sio = socketio.AsyncServer()
+    admin = sio.instrument(auth={"username": "admin", "password": HASHED})
+    assert isinstance(admin, AdminInstrument) and sio.listener is admin
+    async with sio.listen("127.0.0.1", 0) as front:
+        try:
+            ui = Recorder()
+            url = f"http://127.0.0.1:{front.port}"
+            await ui.client.connect(url, namespaces=["/admin"], auth=LOGIN, wait_timeout=TIMEOUT)
+            await ui.until("config")
+            await ui.until("all_sockets")
+            await ui.client.disconnect()
+        finally:
+            await admin.shutdown()
