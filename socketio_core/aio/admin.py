@@ -30,24 +30,69 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Protocol
 
+from engineio_core.aio import AsyncServer as EngineIOServer
 from engineio_core.packet import Packet as EIOPacket
 
-from ..admin import AdminSessions, Credentials, EventBuffer, Mode, iso_time, serialize_socket
+from ..admin import (
+    AdminSessions,
+    Credentials,
+    EventBuffer,
+    Mode,
+    ServerListener,
+    iso_time,
+    serialize_socket,
+)
 from ..admin import features as admin_features
 from ..admin import server_stats as stats_payload
 from ..exceptions import ConnectionRefused, NotConnected
+from .manager import AsyncManager, SocketInfo
 
-if TYPE_CHECKING:
-    from .server import AsyncServer
-
-__all__ = ["AdminInstrument", "admin_ui_static_files"]
+__all__ = ["AdminHost", "AdminInstrument", "admin_ui_static_files"]
 
 logger = logging.getLogger(__name__)
 
 HOSTNAME = socket.gethostname()
+
+
+class AdminHost(Protocol):
+    """What the instrumentation uses of the server (:class:`~socketio_core.aio.AsyncServer`)."""
+
+    listener: ServerListener | None
+    manager: AsyncManager
+    eio: EngineIOServer
+
+    def on(
+        self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None
+    ) -> Any:
+        """Register a handler."""
+
+    def emit(
+        self, event: str, data: Any = None, *, to: Any = None, namespace: str | None = None
+    ) -> Awaitable[None]:
+        """Emit an event."""
+
+    def of(self, namespace: str) -> Any:
+        """The broadcast operators of a namespace."""
+
+    def start_background_task(
+        self, target: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        """Run a coroutine function in a task."""
+
+    async def fetch_sockets(self, *, namespace: str | None = None) -> list[SocketInfo]:
+        """The sockets of a namespace (the cluster's, with a pub/sub manager)."""
+
+    def socket_info(self, namespace: str, sid: str) -> SocketInfo:
+        """One local socket, as :meth:`fetch_sockets` describes it."""
+
+    def socket_data(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        """A local socket's ``data``."""
+
+    def transport(self, sid: str, namespace: str | None = None) -> str:
+        """A local socket's transport."""
 
 
 class AdminInstrument:
@@ -75,7 +120,7 @@ class AdminInstrument:
 
     def __init__(
         self,
-        server: AsyncServer,
+        server: AdminHost,
         *,
         auth: Any = None,
         mode: Mode = "development",
