@@ -354,8 +354,11 @@ class ServerListener(Protocol):
     """What the Socket.IO server tells an observer (the Admin UI instrumentation).
 
     The server holds at most one listener (``AsyncServer.listener``, None unless
-    ``instrument()`` was called) and calls these methods synchronously, from the network
-    path: an implementation only records and schedules, it never awaits or raises.
+    ``instrument()`` was called; setting it reaches the ``Dispatcher`` and the
+    ``ServerSessionDriver`` of every connection) and calls these methods synchronously, from
+    the network path: an implementation only records and schedules, it never awaits or raises.
+    Messages in and out are told by the connection's driver, sockets and events by the
+    dispatcher, emits by ``AsyncServer.emit_to_target``.
     """
 
     def on_eio_connect(self, eio_sid: str) -> None:
