@@ -9,6 +9,7 @@ subclass it, publish the operation to the other server processes, and still call
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from ..broadcast import BroadcastTarget
 from ..exceptions import NotConnected
 from ..parsers import Parser
+from ..recovery import RecoveryOptions, RecoveryStore, Refused, Restored, SessionRecord
 from ..rooms import RoomRegistry
 
 __all__ = ["AsyncManager", "BroadcastTarget", "ManagerHost", "SocketInfo"]
@@ -90,6 +92,9 @@ class AsyncManager:
     def __init__(self) -> None:
         self.registry = RoomRegistry()
         self._server: ManagerHost | None = None
+        #: Connection state recovery (:mod:`socketio_core.recovery`), None while it is off.
+        self.recovery: RecoveryStore | None = None
+        self._recovery_timer: asyncio.TimerHandle | None = None
 
     @property
     def server(self) -> ManagerHost:
@@ -102,11 +107,67 @@ class AsyncManager:
         """Called once by the server that owns this manager."""
         self._server = server
 
+    # ------------------------------------------------ connection state recovery
+
+    def enable_recovery(self, options: RecoveryOptions, epoch: str) -> None:
+        """Keep disconnected sessions and their missed packets (the server calls this when
+        ``connection_state_recovery`` is on). The seam: a manager shared by several processes
+        overrides :meth:`record`, :meth:`persist_session` and :meth:`restore_session`."""
+        self.recovery = RecoveryStore(options, epoch)
+
+    def record(
+        self, target: BroadcastTarget, encode: Callable[[str], Sequence[str | bytes]]
+    ) -> Sequence[str | bytes]:
+        """Give a packet for ``target`` its offset and keep it; its encoded messages."""
+        store = self.recovery
+        if store is None:
+            raise RuntimeError("connection state recovery is off")
+        messages = store.record(
+            target.namespace,
+            target.rooms,
+            target.except_rooms,
+            target.skip,
+            asyncio.get_running_loop().time(),
+            encode,
+        )
+        self._arm_recovery_timer()
+        return messages
+
+    async def persist_session(self, session: SessionRecord) -> None:
+        """Keep a socket that left abnormally for the recovery window."""
+        if self.recovery is not None:
+            self.recovery.persist(session, asyncio.get_running_loop().time())
+            self._arm_recovery_timer()
+
+    async def restore_session(self, namespace: str, pid: Any, offset: Any) -> Restored | Refused:
+        """Take back a session and the messages it missed (see :class:`RecoveryStore`)."""
+        if self.recovery is None:
+            return Refused("recovery is off")
+        return self.recovery.restore(namespace, pid, offset, asyncio.get_running_loop().time())
+
+    def _arm_recovery_timer(self) -> None:
+        store = self.recovery
+        if store is None or self._recovery_timer is not None:
+            return
+        deadline = store.next_deadline()
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._recovery_timer = loop.call_at(deadline, self._on_recovery_timer)
+
+    def _on_recovery_timer(self) -> None:
+        self._recovery_timer = None
+        if self.recovery is not None:
+            self.recovery.on_timer(asyncio.get_running_loop().time())
+            self._arm_recovery_timer()
+
     async def start(self) -> None:
         """Start background work (a pub/sub listener); nothing to do in memory."""
 
     async def stop(self) -> None:
         """Stop background work."""
+        if self._recovery_timer is not None:
+            self._recovery_timer.cancel()
+            self._recovery_timer = None
 
     # --------------------------------------------------------- local membership
 
@@ -125,6 +186,16 @@ class AsyncManager:
     def rooms(self, namespace: str, sid: str) -> list[str]:
         """The rooms of a local socket."""
         return self.registry.rooms_of(namespace, sid)
+
+    def rejoin(self, namespace: str, sid: str, rooms: Sequence[str]) -> None:
+        """Put a recovered local socket back in its rooms."""
+        for room in rooms:
+            if room != sid:
+                self.registry.enter(namespace, sid, room)
+
+    def recovery_head(self) -> int:
+        """The recovery log's position of the next packet (a new socket's ``since``)."""
+        return 0 if self.recovery is None else self.recovery.head
 
     def select(self, target: BroadcastTarget) -> list[str]:
         """The local sids an operation reaches."""
