@@ -226,6 +226,10 @@ class RecoveryStore:
         """The log's packets and bytes."""
         return len(self._log), self._log_bytes
 
+    def pids(self) -> list[str]:
+        """The pids of the disconnected sessions, oldest first."""
+        return list(self._sessions)
+
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` must next be called (a session or a packet expires)."""
         window = self.options.max_disconnection_duration
