@@ -47,6 +47,7 @@ __all__ = [
     "Refused",
     "Restored",
     "SessionRecord",
+    "reaches",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ UNKNOWN_PID: Final = "unknown pid"
 EXPIRED: Final = "expired"
 UNKNOWN_OFFSET: Final = "unknown offset"
 INVALID: Final = "invalid pid or offset"
+TOO_MANY: Final = "too many missed packets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,18 @@ class _Entry:
         if self.except_rooms and any(room in self.except_rooms for room in rooms):
             return False
         return self.rooms is None or any(room in self.rooms for room in rooms)
+
+
+def reaches(target: Any, session: SessionRecord) -> bool:
+    """Whether a packet sent to ``target`` (a :class:`~socketio_core.broadcast.BroadcastTarget`)
+    reaches ``session`` (by its rooms, its own sid included), as Node's
+    ``shouldIncludePacket``."""
+    if target.namespace != session.namespace or session.sid in target.skip:
+        return False
+    rooms = session.rooms
+    if target.except_rooms and any(room in target.except_rooms for room in rooms):
+        return False
+    return target.rooms is None or any(room in target.rooms for room in rooms)
 
 
 def _size(messages: Sequence[str | bytes]) -> int:

@@ -9,7 +9,6 @@ subclass it, publish the operation to the other server processes, and still call
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from ..exceptions import NotConnected
 from ..parsers import Parser
 from ..recovery import RecoveryOptions, RecoveryStore, Refused, Restored, SessionRecord
 from ..rooms import RoomRegistry
+from .recovery_backends import LocalRecovery, RecoveryBackend
 
 __all__ = ["AsyncManager", "BroadcastTarget", "ManagerHost", "SocketInfo"]
 
@@ -93,8 +93,7 @@ class AsyncManager:
         self.registry = RoomRegistry()
         self._server: ManagerHost | None = None
         #: Connection state recovery (:mod:`socketio_core.recovery`), None while it is off.
-        self.recovery: RecoveryStore | None = None
-        self._recovery_timer: asyncio.TimerHandle | None = None
+        self.recovery_backend: RecoveryBackend | None = None
 
     @property
     def server(self) -> ManagerHost:
@@ -111,63 +110,50 @@ class AsyncManager:
 
     def enable_recovery(self, options: RecoveryOptions, epoch: str) -> None:
         """Keep disconnected sessions and their missed packets (the server calls this when
-        ``connection_state_recovery`` is on). The seam: a manager shared by several processes
-        overrides :meth:`record`, :meth:`persist_session` and :meth:`restore_session`."""
-        self.recovery = RecoveryStore(options, epoch)
+        ``connection_state_recovery`` is on), in :meth:`make_recovery_backend`'s backend."""
+        self.recovery_backend = self.make_recovery_backend(options, epoch)
+
+    def make_recovery_backend(self, options: RecoveryOptions, epoch: str) -> RecoveryBackend:
+        """The seam: where sessions and packets are kept (here: this process's memory).
+        A manager shared by several processes returns a shared backend."""
+        return LocalRecovery(options, epoch)
+
+    @property
+    def recovery(self) -> RecoveryStore | None:
+        """The in-memory recovery store (None when recovery is off or kept elsewhere)."""
+        backend = self.recovery_backend
+        return backend.store if isinstance(backend, LocalRecovery) else None
 
     def record(
         self, target: BroadcastTarget, encode: Callable[[str], Sequence[str | bytes]]
     ) -> Sequence[str | bytes]:
         """Give a packet for ``target`` its offset and keep it; its encoded messages."""
-        store = self.recovery
-        if store is None:
+        if self.recovery_backend is None:
             raise RuntimeError("connection state recovery is off")
-        messages = store.record(
-            target.namespace,
-            target.rooms,
-            target.except_rooms,
-            target.skip,
-            asyncio.get_running_loop().time(),
-            encode,
-        )
-        self._arm_recovery_timer()
-        return messages
+        return self.recovery_backend.record(target, encode)
 
     async def persist_session(self, session: SessionRecord) -> None:
         """Keep a socket that left abnormally for the recovery window."""
-        if self.recovery is not None:
-            self.recovery.persist(session, asyncio.get_running_loop().time())
-            self._arm_recovery_timer()
+        if self.recovery_backend is not None:
+            await self.recovery_backend.persist(session)
 
     async def restore_session(self, namespace: str, pid: Any, offset: Any) -> Restored | Refused:
         """Take back a session and the messages it missed (see :class:`RecoveryStore`)."""
-        if self.recovery is None:
+        if self.recovery_backend is None:
             return Refused("recovery is off")
-        return self.recovery.restore(namespace, pid, offset, asyncio.get_running_loop().time())
+        return await self.recovery_backend.restore(namespace, pid, offset)
 
-    def _arm_recovery_timer(self) -> None:
-        store = self.recovery
-        if store is None or self._recovery_timer is not None:
-            return
-        deadline = store.next_deadline()
-        if deadline is not None:
-            loop = asyncio.get_running_loop()
-            self._recovery_timer = loop.call_at(deadline, self._on_recovery_timer)
-
-    def _on_recovery_timer(self) -> None:
-        self._recovery_timer = None
-        if self.recovery is not None:
-            self.recovery.on_timer(asyncio.get_running_loop().time())
-            self._arm_recovery_timer()
+    async def close_recovery(self) -> None:
+        """Stop the recovery backend's timer and connections."""
+        if self.recovery_backend is not None:
+            await self.recovery_backend.close()
 
     async def start(self) -> None:
         """Start background work (a pub/sub listener); nothing to do in memory."""
 
     async def stop(self) -> None:
         """Stop background work."""
-        if self._recovery_timer is not None:
-            self._recovery_timer.cancel()
-            self._recovery_timer = None
+        await self.close_recovery()
 
     # --------------------------------------------------------- local membership
 
@@ -195,7 +181,7 @@ class AsyncManager:
 
     def recovery_head(self) -> int:
         """The recovery log's position of the next packet (a new socket's ``since``)."""
-        return 0 if self.recovery is None else self.recovery.head
+        return 0 if self.recovery_backend is None else self.recovery_backend.head()
 
     def select(self, target: BroadcastTarget) -> list[str]:
         """The local sids an operation reaches."""

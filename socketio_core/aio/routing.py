@@ -78,7 +78,7 @@ class Router:
         """Emit to the sockets of ``target``, at the call; see :meth:`AsyncServer.emit`."""
         args = as_args(data)
         if callback is None:
-            if self.manager.recovery is not None and not target.volatile:
+            if self.manager.recovery_backend is not None and not target.volatile:
                 # Connection state recovery: the offset is the last argument (as Node's).
                 def encode(offset: str) -> list[str | bytes]:
                     return self.parser.encode(
