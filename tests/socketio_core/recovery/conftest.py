@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 TIMEOUT = 10.0
@@ -91,3 +94,19 @@ async def cut_proxy() -> AsyncIterator[Callable[[int], asyncio.Future[CutProxy]]
     yield make  # type: ignore[misc]
     for proxy in proxies:
         await proxy.close()
+
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "brokers"))
+
+from cluster_kit import RedisBroker  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def recovery_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisBroker]:
+    """A private redis-server for the recovery cluster test (skipped when not installed)."""
+    broker = RedisBroker(tmp_path_factory.mktemp("recovery-redis"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
