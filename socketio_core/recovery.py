@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -169,25 +169,45 @@ class Refused:
     reason: str
 
 
-@dataclass(slots=True)
 class _Entry:
-    seq: int
-    offset: str
-    namespace: str
-    rooms: frozenset[str] | None
-    except_rooms: frozenset[str]
-    skip: frozenset[str]
-    messages: Sequence[str | bytes]
-    size: int
-    emitted_at: float
+    """One recorded packet: its target (tuples, as given) and its encoded messages."""
+
+    __slots__ = (
+        "emitted_at",
+        "except_rooms",
+        "messages",
+        "namespace",
+        "offset",
+        "rooms",
+        "seq",
+        "size",
+        "skip",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        offset: str,
+        namespace: str,
+        rooms: Sequence[str] | None,
+        except_rooms: Sequence[str],
+        skip: Sequence[str],
+        messages: Sequence[str | bytes],
+        size: int,
+        emitted_at: float,
+    ) -> None:
+        self.seq = seq
+        self.offset = offset
+        self.namespace = namespace
+        self.rooms = rooms
+        self.except_rooms = except_rooms
+        self.skip = skip
+        self.messages = messages
+        self.size = size
+        self.emitted_at = emitted_at
 
     def reaches(self, session: SessionRecord) -> bool:
-        if self.namespace != session.namespace or session.sid in self.skip:
-            return False
-        rooms = session.rooms
-        if self.except_rooms and any(room in self.except_rooms for room in rooms):
-            return False
-        return self.rooms is None or any(room in self.rooms for room in rooms)
+        return reaches(self, session)
 
 
 def reaches(target: Any, session: SessionRecord) -> bool:
@@ -200,10 +220,6 @@ def reaches(target: Any, session: SessionRecord) -> bool:
     if target.except_rooms and any(room in target.except_rooms for room in rooms):
         return False
     return target.rooms is None or any(room in target.rooms for room in rooms)
-
-
-def _size(messages: Sequence[str | bytes]) -> int:
-    return sum(len(m) for m in messages) + 64
 
 
 class RecoveryStore:
@@ -262,16 +278,17 @@ class RecoveryStore:
     def record(
         self,
         namespace: str,
-        rooms: Iterable[str] | None,
-        except_rooms: Iterable[str],
-        skip: Iterable[str],
+        rooms: Sequence[str] | None,
+        except_rooms: Sequence[str],
+        skip: Sequence[str],
         now: float,
         encode: Callable[[str], Sequence[str | bytes]],
     ) -> Sequence[str | bytes]:
         """Give the next packet an offset, keep it, and return its encoded messages.
 
         Args:
-            namespace / rooms / except_rooms / skip: the packet's target (None: everybody).
+            namespace / rooms / except_rooms / skip: the packet's target (None: everybody);
+                kept as given (tuples: they must not change afterwards).
             now: the current time.
             encode: makes the messages of the packet given its offset (the last argument).
         """
@@ -279,22 +296,16 @@ class RecoveryStore:
         self._next_seq = seq + 1
         offset = f"{self.epoch}{seq:x}"
         messages = encode(offset)
-        entry = _Entry(
-            seq,
-            offset,
-            namespace,
-            None if rooms is None else frozenset(rooms),
-            frozenset(except_rooms),
-            frozenset(skip),
-            messages,
-            _size(messages),
-            now,
-        )
-        self._log.append(entry)
-        self._log_bytes += entry.size
+        size = 64
+        for message in messages:
+            size += len(message)
+        entry = _Entry(seq, offset, namespace, rooms, except_rooms, skip, messages, size, now)
+        log = self._log
+        log.append(entry)
+        self._log_bytes += size
         options = self.options
-        while len(self._log) > options.max_log_packets or self._log_bytes > options.max_log_bytes:
-            self._log_bytes -= self._log.popleft().size
+        while len(log) > options.max_log_packets or self._log_bytes > options.max_log_bytes:
+            self._log_bytes -= log.popleft().size
         if self._sessions:
             self._count(entry)
         return messages
