@@ -8,6 +8,8 @@ import tracemalloc
 
 import pytest
 
+from socketio_core.client_events import EventReceived, NamespaceConnected
+from socketio_core.client_session import ClientSession
 from socketio_core.packet import Packet
 from socketio_core.parsers import JsonParser
 from socketio_core.recovery import (
@@ -232,3 +234,56 @@ def test_memory_of_1000_sessions_never_coming_back_is_released_after_the_window(
     assert s.session_count == 0 and s.log_size == (0, 0) and s.next_deadline() is None
     assert held > 200_000  # what 1,000 sessions and 100 packets hold (about 0.4 MB)
     assert released < 5_000, (held, released)
+
+
+# -- the client core: pid and offset remembered, sent back, the offset taken off -------------
+
+
+def test_client_core_sends_pid_and_offset_back_and_strips_offsets() -> None:
+    client = ClientSession(PARSER)
+    client.transport_opened()
+    client.connect_namespace("/", {"token": "t"})
+    assert client.data_to_send() == ['0{"token":"t"}']
+    client.receive_message('0{"sid":"S1","pid":"P1"}', 0.0)
+    client.receive_message('2["news",1,"e-0"]', 0.0)
+    client.receive_message('2["news","text","e-1"]', 0.0)
+    client.receive_message('21["asks","no offset"]', 0.0)  # an ack id: no offset
+    assert client.events_received() == [
+        NamespaceConnected("/", "S1", False),
+        EventReceived("/", "news", [1]),
+        EventReceived("/", "news", ["text"]),
+        EventReceived("/", "asks", ["no offset"], 1),
+    ]
+    client.transport_closed("transport close")
+    client.events_received()
+    client.transport_opened()
+    client.connect_namespace("/", {"token": "t"})
+    assert client.data_to_send() == ['0{"pid":"P1","offset":"e-1","token":"t"}']
+    client.receive_message('0{"sid":"S1","pid":"P1"}', 1.0)
+    client.receive_message('2["news",2,"e-2"]', 1.0)
+    assert client.events_received() == [
+        NamespaceConnected("/", "S1", True),
+        EventReceived("/", "news", [2]),
+    ]
+    assert client.recovered("/")
+    client.transport_closed("transport close")
+    client.transport_opened()
+    client.connect_namespace("/")
+    assert client.data_to_send() == ['0{"pid":"P1","offset":"e-2"}']
+    client.receive_message('0{"sid":"S2","pid":"P2"}', 2.0)  # not recovered: a new session
+    assert not client.recovered("/")
+    client.receive_message('2["news",3]', 2.0)  # a number last: never taken for an offset
+    assert client.events_received()[-1] == EventReceived("/", "news", [3])
+
+
+def test_server_without_recovery_leaves_string_arguments_alone() -> None:
+    client = ClientSession(PARSER)
+    client.transport_opened()
+    client.connect_namespace("/")
+    client.receive_message('0{"sid":"S1"}', 0.0)  # no pid: recovery is off on the server
+    client.receive_message('2["news","keep me"]', 0.0)
+    assert client.events_received()[-1] == EventReceived("/", "news", ["keep me"])
+    client.transport_closed("transport close")
+    client.transport_opened()
+    client.connect_namespace("/")
+    assert client.data_to_send() == ["0"]

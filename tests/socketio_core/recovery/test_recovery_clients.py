@@ -241,3 +241,49 @@ async def test_a_deliberate_disconnect_is_not_kept(cut_proxy: Any) -> None:
         assert gone == sid and reason not in ("transport close", "transport error", "ping timeout")
         store = side.sio.manager.recovery
         assert store is not None and store.session_count == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("skip", [True, False])
+async def test_session_and_data_come_back_and_middlewares_are_skipped(
+    skip: bool, cut_proxy: Any
+) -> None:
+    sio = AsyncServer(connection_state_recovery={"skip_middlewares": skip})
+    middleware_runs: list[str] = []
+    gone: asyncio.Queue[str] = asyncio.Queue()
+    restored: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def middleware(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        middleware_runs.append(sid)
+
+    sio.use(middleware)
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if sio.recovered(sid):
+            restored.append((await sio.get_session(sid), sio.socket_data(sid)))
+            return
+        await sio.save_session(sid, {"user": "ada"})
+        sio.socket_data(sid)["score"] = 3
+
+    @sio.event
+    async def disconnect(sid: str, reason: str) -> None:
+        gone.put_nowait(reason)
+
+    async with sio.listen("127.0.0.1", 0) as front:
+        proxy = await cut_proxy(front.port)
+        client = AsyncClient(
+            reconnection_delay=0.05, reconnection_delay_max=0.1, randomization_factor=0
+        )
+        await client.connect(f"http://127.0.0.1:{proxy.port}", transports=["websocket"])
+        try:
+            sid = client.sid
+            proxy.cut()
+            assert await asyncio.wait_for(gone.get(), TIMEOUT) == "transport close"
+            proxy.resume()
+            await until(lambda: bool(restored), "the recovery")
+            assert restored == [({"user": "ada"}, {"score": 3})]
+            assert client.sid == sid and client.recovered
+            assert middleware_runs == ([sid] if skip else [sid, sid])
+        finally:
+            await client.disconnect()
