@@ -1,30 +1,19 @@
-"""Tests for socketio_core.aio.inbox (the ordered inbox of a connection) and the per-socket
-context of socketio_core.aio.dispatch (its handshake description)."""
+"""Tests for engineio_core.aio.inbox (the ordered inbox of a connection, shared by the
+Engine.IO session driver and the Socket.IO session driver)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
-from socketio_core.aio.acks import AckWaiter
-from socketio_core.aio.dispatch import SocketContext
-from socketio_core.aio.inbox import OrderedInbox
-from socketio_core.aio.session_driver import ServerSessionDriver
-from socketio_core.parsers import JsonParser
-from socketio_core.server_session import ServerSession
+from engineio_core.aio.inbox import OrderedInbox
 
 
-def make_client(environ: dict[str, Any] | None = None) -> OrderedInbox:
+def make_client() -> OrderedInbox:
     return OrderedInbox("eio-sid")
-
-
-def make_conn(environ: dict[str, Any]) -> ServerSessionDriver:
-    core = ServerSession(JsonParser(), now=0.0, new_sid=lambda: "s", accepts=lambda _: True)
-    return ServerSessionDriver("eio-sid", None, environ, core, lambda conn, events: None)
 
 
 @pytest.mark.asyncio
@@ -109,38 +98,3 @@ async def test_cancelled_drain_drops_the_rest() -> None:
     client.push(never)  # a fresh queue after the cancelled one
     await asyncio.wait_for(_idle(client), 5)
     assert ran == ["never"]
-
-
-def test_ack_waiter_defaults() -> None:
-    waiter = AckWaiter()
-    assert waiter.future is None and waiter.callback is None and waiter.collector is None
-    assert not waiter.err_first
-
-
-@pytest.mark.asyncio
-async def test_handshake_without_a_request() -> None:
-    socket = SocketContext("sid", "/", make_conn({}), auth="not a dict")
-    handshake = socket.handshake
-    assert handshake["headers"] == {} and handshake["query"] == {}
-    assert handshake["auth"] == {}
-    assert handshake["address"] == "" and handshake["url"] == ""
-    assert handshake["xdomain"] is False and handshake["secure"] is False
-    assert not socket.accepted and socket.session == {} and socket.data == {}
-
-
-@pytest.mark.asyncio
-async def test_handshake_fields_from_environ() -> None:
-    environ = {
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.url_scheme": "https",
-        "PATH_INFO": "/socket.io/",
-        "QUERY_STRING": "EIO=4",
-    }
-    socket = SocketContext("sid", "/", make_conn(environ), auth={"k": 1})
-    socket.connected_at = 0.0
-    handshake = socket.handshake
-    assert handshake["secure"] is True
-    assert handshake["url"] == "/socket.io/?EIO=4"
-    assert handshake["issued"] == 0
-    assert handshake["time"] == "Thu Jan 01 1970 00:00:00"
-    assert handshake["auth"] == {"k": 1}

@@ -4,6 +4,9 @@ A connection's CONNECT handling, events and final disconnect must reach the appl
 arrival order without blocking the reader that received them, and an idle connection must own
 no task and no queue (idle memory). :class:`OrderedInbox` is that, written once: jobs are
 coroutine functions; a job that raises is logged and the next one runs.
+
+It lives in the Engine.IO layer, the lowest one that needs it: an Engine.IO session delivers its
+messages through one, and the Socket.IO session driver (one layer up) imports it from here.
 """
 
 from __future__ import annotations
