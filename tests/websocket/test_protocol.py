@@ -39,8 +39,8 @@ from websocket.protocol import (
     DEFAULT_MAX_SIZE,
     DEFAULT_PING_INTERVAL,
     DEFAULT_PING_TIMEOUT,
-    Connection,
     MessageCompressor,
+    Protocol,
     Role,
     State,
 )
@@ -102,33 +102,33 @@ def sf(b0: int, payload: bytes = b"") -> bytes:
     return frame(b0, payload)
 
 
-def make(role: Role, **kwargs: Any) -> Connection:
+def make(role: Role, **kwargs: Any) -> Protocol:
     """A connection without keepalive and with the RFC mask unless the test says otherwise."""
     kwargs.setdefault("ping_interval", None)
     kwargs.setdefault("mask_source", Masks())
     now = kwargs.pop("now", 0.0)
-    return Connection(role, now=now, **kwargs)
+    return Protocol(role, now=now, **kwargs)
 
 
-def server(**kwargs: Any) -> Connection:
+def server(**kwargs: Any) -> Protocol:
     return make(Role.SERVER, **kwargs)
 
 
-def client(**kwargs: Any) -> Connection:
+def client(**kwargs: Any) -> Protocol:
     return make(Role.CLIENT, **kwargs)
 
 
-def state_of(conn: Connection) -> State:
+def state_of(conn: Protocol) -> State:
     """The state, read through a call so that mypy does not keep an earlier narrowing."""
     return conn.state
 
 
-def sent(conn: Connection) -> bytes:
+def sent(conn: Protocol) -> bytes:
     """Everything the connection has queued for the wire, joined."""
     return b"".join(conn.data_to_send())
 
 
-def feed(conn: Connection, data: bytes, now: float = 0.0) -> list[Event]:
+def feed(conn: Protocol, data: bytes, now: float = 0.0) -> list[Event]:
     """Feed bytes and take the events, as a driver does; then apply a failure held back
     behind those messages (the application has had them: see test_strict_order_*)."""
     conn.receive_data(data, now)
@@ -153,7 +153,7 @@ def decode_close(data: bytes) -> tuple[int, str]:
     return int.from_bytes(payload[:2], "big"), payload[2:].decode()
 
 
-def assert_failed(conn: Connection, code: int) -> bytes:
+def assert_failed(conn: Protocol, code: int) -> bytes:
     """Check the connection was failed with ``code`` and return the one close frame it sent."""
     assert conn.failure is not None
     assert conn.failure.close_code == code
@@ -205,7 +205,7 @@ class Pair:
 
 
 def test_defaults() -> None:
-    conn = Connection(Role.SERVER, now=0.0)
+    conn = Protocol(Role.SERVER, now=0.0)
     assert conn.state is State.OPEN
     assert conn.max_size == DEFAULT_MAX_SIZE == 2**20
     assert conn.max_buffered == conn.max_size
@@ -221,7 +221,7 @@ def test_defaults() -> None:
 
 
 def test_default_mask_source_is_random() -> None:
-    conn = Connection(Role.CLIENT, now=0.0, ping_interval=None)
+    conn = Protocol(Role.CLIENT, now=0.0, ping_interval=None)
     conn.send_message(b"x" * 8)
     conn.send_message(b"x" * 8)
     data = sent(conn)
@@ -521,7 +521,7 @@ def test_pair_ping_pong() -> None:
 # ---------------------------------------------------------------------------- keepalive
 
 
-def keepalive_client(**kwargs: Any) -> Connection:
+def keepalive_client(**kwargs: Any) -> Protocol:
     kwargs.setdefault("ping_interval", 20.0)
     kwargs.setdefault("ping_timeout", 10.0)
     kwargs.setdefault("mask_source", Masks(ZERO_MASK))

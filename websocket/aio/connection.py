@@ -1,4 +1,4 @@
-"""A WebSocket connection on asyncio streams, driving :class:`websocket.protocol.Connection`.
+"""A WebSocket connection on asyncio streams, driving :class:`websocket.protocol.Protocol`.
 
 Theory of operation
 -------------------
@@ -16,7 +16,7 @@ Backpressure works both ways:
   bounded at ``max_queue`` messages of ``max_size`` bytes plus one read chunk.
 
 Strict order: when a read holds messages and then a frame that fails the connection, the
-core holds the failure back (:attr:`~websocket.protocol.Connection.failure_pending`); the
+core holds the failure back (:attr:`~websocket.protocol.Protocol.failure_pending`); the
 reader waits until the application has taken those messages (``recv()`` emptied the queue,
 at most ``close_timeout``; with :meth:`Connection.run`, one loop iteration after the
 callbacks), so an echo of them goes out before the close frame.
@@ -40,8 +40,7 @@ from typing import Any
 from ..events import CloseReceived, Message, Pong
 from ..exceptions import ConnectionClosed, ConnectionClosedOK, LocalProtocolError
 from ..frames import PreparedMessage
-from ..protocol import Connection as ProtocolConnection
-from ..protocol import State
+from ..protocol import Protocol, State
 from .linger import linger_close
 from .timer import DeadlineTimer
 
@@ -70,7 +69,7 @@ class Connection:
 
     def __init__(
         self,
-        protocol: ProtocolConnection,
+        protocol: Protocol,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
