@@ -25,21 +25,18 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from websocket.aio.timer import DeadlineTimer
 
 from ..events import Closed, HTTPResponse, MessageReceived, Upgraded
-from ..handshake import Sid, Transport
+from ..handshake import SessionConfig, Sid, Transport
 from ..packet import Packet
 from ..request import HTTPRequest
 from ..server_session import ServerSession
 from .inbox import OrderedInbox
 
-if TYPE_CHECKING:
-    from .server import AsyncServer
-
-__all__ = ["SessionDriver", "WebSocketTransport"]
+__all__ = ["SessionDriver", "SessionHost", "WebSocketTransport"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +60,30 @@ class WebSocketTransport(Protocol):
         """Bytes written but not yet taken by the peer."""
 
 
+class SessionHost(Protocol):
+    """What a session driver needs from the server that created it."""
+
+    @property
+    def session_config(self) -> SessionConfig:
+        """The settings every session core is made with."""
+
+    @property
+    def message_hook(self) -> Callable[[Sid, str | bytes], None] | None:
+        """A synchronous receiver of every message (the Socket.IO layer), or None."""
+
+    def forget(self, driver: SessionDriver) -> None:
+        """Drop a closed session from the table."""
+
+    def dispatch_message(self, driver: SessionDriver, data: object) -> Awaitable[None]:
+        """Run the ``message`` handler for one message of a session."""
+
+    def dispatch_disconnect(self, driver: SessionDriver, reason: object) -> Awaitable[None]:
+        """Run the ``disconnect`` handler once a session is closed."""
+
+
 class SessionDriver:
-    """Drives one session's core from asyncio; created by :class:`AsyncServer`."""
+    """Drives one session's core from asyncio; created by
+    :class:`~engineio_core.aio.server.AsyncServer` (its :class:`SessionHost`)."""
 
     __slots__ = (
         "__weakref__",
@@ -80,7 +99,7 @@ class SessionDriver:
     )
 
     def __init__(
-        self, server: AsyncServer, sid: Sid, request: HTTPRequest, transport: Transport
+        self, server: SessionHost, sid: Sid, request: HTTPRequest, transport: Transport
     ) -> None:
         self.server = server
         self.sid = sid
