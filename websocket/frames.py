@@ -70,6 +70,7 @@ __all__ = [
     "parse_frame",
     "serialize_close",
     "serialize_frame",
+    "unmask_at",
 ]
 
 
@@ -186,6 +187,19 @@ def _unmask(data: bytes | bytearray | memoryview, key: int) -> bytes:
         # The chunk size is a multiple of 4, so the tail starts on a key boundary.
         parts.append(_unmask(view[stop:], key))
     return b"".join(parts)
+
+
+def unmask_at(buf: bytes | bytearray, head: int, length: int) -> bytes:
+    """The unmasked payload of ``length`` bytes whose 4-byte masking key is at ``buf[head]``.
+
+    The same bytes as :func:`parse_frame` returns for a masked frame; the caller has checked
+    that ``buf`` holds the key and the whole payload. Goes through the C speedup when built.
+    """
+    c_unmask_at = _c_unmask_at
+    if c_unmask_at is not None:
+        return c_unmask_at(buf, head, length)
+    start = head + 4
+    return _unmask(memoryview(buf)[start : start + length], _unpack_key(buf, head)[0])
 
 
 class Frame(NamedTuple):

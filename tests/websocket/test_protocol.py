@@ -1684,3 +1684,50 @@ def test_prepared_message_after_close_raises() -> None:
     conn.send_close(0.0)
     with pytest.raises(ConnectionClosed):
         conn.send_message(PreparedMessage("late"))
+
+
+# ------------------------------------------------------------- receive fast path vs reference
+
+#: Byte streams that cross every branch of Protocol._simple_frames and its fall-backs.
+FAST_PATH_CASES = {
+    "binary 0, 125, 126, 1000 and text": cf(0x82)
+    + cf(0x82, b"a" * 125)
+    + cf(0x82, b"b" * 126)
+    + cf(0x82, bytes(range(256)) * 4)
+    + cf(0x81, "héllo €".encode()),
+    "ping between messages": cf(0x82, b"x") + cf(0x89, b"p") + cf(0x81, b"y"),
+    "fragmented message then a whole one": cf(0x01, b"ab") + cf(0x80, b"cd") + cf(0x82, b"z"),
+    "invalid UTF-8 after a message": cf(0x82, b"ok") + cf(0x81, b"\xff\xfe"),
+    "non-minimal 16-bit length": cf(0x82, b"ok") + b"\x82\xfe\x00\x05" + MASK + b"hello",
+    "unmasked frame to a server": cf(0x82, b"ok") + sf(0x82, b"no"),
+    "RSV1 without an extension": cf(0x82, b"ok") + cf(0xC2, b"no"),
+    "64-bit length": cf(0x82, b"c" * 70000),
+    "close": cf(0x82, b"ok") + cf(0x88, b"\x03\xe8bye") + cf(0x82, b"after"),
+}
+
+
+def _outcome(conn: Protocol, chunks: list[bytes]) -> tuple[Any, ...]:
+    events: list[Event] = []
+    for chunk in chunks:
+        conn.receive_data(chunk, 0.0)
+        events += conn.events_received()
+    return (
+        events,
+        b"".join(conn.data_to_send()),
+        conn.failure_pending,
+        repr(conn.failure),
+        conn.close_code,
+        state_of(conn),
+    )
+
+
+@pytest.mark.parametrize("name", list(FAST_PATH_CASES))
+def test_receive_fast_path_matches_the_reference_path(name: str) -> None:
+    """The fast path (debug off) gives the same events, output and failure as the frame-by-frame
+    path (debug on, parse_frame + _handle_frame), whole and split at every byte."""
+    wire = FAST_PATH_CASES[name]
+    splits = [[wire]] + [[wire[:i], wire[i:]] for i in range(1, len(wire), 7)]
+    for chunks in splits:
+        fast, reference = server(), server()
+        fast.debug, reference.debug = False, True
+        assert _outcome(fast, chunks) == _outcome(reference, chunks), (name, len(chunks[0]))
