@@ -122,12 +122,12 @@ def pure_python(func: Callable[[], object]) -> Callable[[], object]:
     """``func`` with the speedup seam of websocket.frames emptied: the pure-Python reference."""
 
     def run() -> object:
-        saved = our_frames._c_apply_mask, our_frames._c_unmask_at
-        our_frames._c_apply_mask = our_frames._c_unmask_at = None
+        saved = our_frames._c_apply_mask, our_frames._c_unmask_at, our_frames._c_simple_frames
+        our_frames._c_apply_mask = our_frames._c_unmask_at = our_frames._c_simple_frames = None
         try:
             return func()
         finally:
-            our_frames._c_apply_mask, our_frames._c_unmask_at = saved
+            our_frames._c_apply_mask, our_frames._c_unmask_at, our_frames._c_simple_frames = saved
 
     return run
 

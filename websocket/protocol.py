@@ -49,7 +49,6 @@ from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
-    InvalidUTF8,
     LocalProtocolError,
     RemoteProtocolError,
 )
@@ -68,7 +67,7 @@ from .frames import (
     parse_frame,
     serialize_close,
     serialize_frame,
-    unmask_at,
+    simple_frames,
 )
 
 __all__ = ["MessageCompressor", "Protocol", "Role", "State"]
@@ -314,59 +313,17 @@ class Protocol:
             del buf[:pos]
 
     def _simple_frames(self, buf: bytearray, pos: int) -> int:
-        """Take the common frames at ``buf[pos]`` in one loop; returns where it stopped.
+        """Take the common frames at ``buf[pos]`` in one call; returns where it stopped.
 
-        The receive fast path: whole, unfragmented text or binary frames (FIN set, no RSV bit,
-        masked as section 5.1 requires for this role, a 7- or minimal 16-bit length within
-        ``max_size``), between messages. It stops at anything else (a control frame, a
-        fragment, a compressed or partial frame, a bad header) and leaves it to
-        :func:`parse_frame` and :meth:`_handle_frame`, which give the same result for these
-        frames and own every error.
-
-        Raises:
-            InvalidUTF8: a text frame that is not UTF-8 (section 8.1, close code 1007).
+        The receive fast path (:func:`websocket.frames.simple_frames`): whole, unfragmented
+        text or binary frames between messages. It stops at anything else (a control frame, a
+        fragment, a compressed or partial frame, a bad header, a text frame that is not UTF-8)
+        and leaves it to :func:`parse_frame` and :meth:`_handle_frame`, which give the same
+        result for these frames and own every error.
         """
-        size = len(buf)
-        masked = not self._is_client
-        mask_bit = 0x80 if masked else 0
-        max_size = self._rx.max_size
-        append = self._events.append
-        while size - pos >= 2:
-            b0 = buf[pos]
-            if b0 not in {0x82, 0x81}:  # FIN + BINARY, FIN + TEXT
-                break
-            b1 = buf[pos + 1]
-            if b1 & 0x80 != mask_bit:
-                break
-            length = b1 & 0x7F
-            head = pos + 2
-            if length > 125:
-                if length != 126 or size < pos + 4:
-                    break
-                length = (buf[head] << 8) | buf[head + 1]
-                if length < 126:
-                    break
-                head += 2
-            if length > max_size:
-                break
-            if masked:
-                end = head + 4 + length
-                if end > size:
-                    break
-                payload = unmask_at(buf, head, length)
-            else:
-                end = head + length
-                if end > size:
-                    break
-                payload = bytes(buf[head:end])
-            if b0 == 0x81:
-                try:
-                    append(Message(payload.decode("utf-8")))
-                except UnicodeDecodeError as exc:
-                    raise InvalidUTF8("text message is not valid UTF-8") from exc
-            else:
-                append(Message(payload))
-            pos = end
+        messages, pos = simple_frames(buf, pos, not self._is_client, self._rx.max_size)
+        if messages:
+            self._events.extend(map(Message, messages))
         return pos
 
     @property

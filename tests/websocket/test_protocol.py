@@ -20,6 +20,7 @@ from wsproto import events as wsevents
 from wsproto.connection import Connection as WsprotoConnection
 from wsproto.connection import ConnectionType
 
+from websocket import frames as frames_module
 from websocket.events import CloseReceived, Event, Message, Ping, Pong
 from websocket.exceptions import (
     ConnectionClosed,
@@ -1721,10 +1722,17 @@ def _outcome(conn: Protocol, chunks: list[bytes]) -> tuple[Any, ...]:
     )
 
 
+@pytest.mark.parametrize("c_path", [True, False], ids=["seam as built", "pure Python"])
 @pytest.mark.parametrize("name", list(FAST_PATH_CASES))
-def test_receive_fast_path_matches_the_reference_path(name: str) -> None:
+def test_receive_fast_path_matches_the_reference_path(
+    name: str, c_path: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fast path (debug off) gives the same events, output and failure as the frame-by-frame
-    path (debug on, parse_frame + _handle_frame), whole and split at every byte."""
+    path (debug on, parse_frame + _handle_frame), whole and split at every 7th byte, with the C
+    speedup (when built) and with the pure-Python reference."""
+    if not c_path:
+        monkeypatch.setattr(frames_module, "_c_simple_frames", None)
+        monkeypatch.setattr(frames_module, "_c_unmask_at", None)
     wire = FAST_PATH_CASES[name]
     splits = [[wire]] + [[wire[:i], wire[i:]] for i in range(1, len(wire), 7)]
     for chunks in splits:
