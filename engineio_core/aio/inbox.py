@@ -19,11 +19,13 @@ it where it stopped and then drains what was pushed meanwhile; Python 3.12's eag
 same. The order rule holds: a job pushed while another one runs (or waits) is queued behind it,
 including a job pushed from inside the eager step itself.
 
-On Python 3.11 the eager step runs while the caller's task (the connection's reader) is
-``asyncio.current_task()``: a handler that ties something to the current task before its first
-suspension (``asyncio.timeout()``, a ``TaskGroup``) must be run in a task instead; pass
-``eager=False``. From Python 3.12 the inbox uses the event loop's own eager tasks, which set the
-current task right.
+Only from Python 3.12 by default. There the inbox uses the event loop's own eager tasks, which
+make the job's task ``asyncio.current_task()`` from its first step. Python 3.11 has no eager tasks:
+its eager step would run while the caller's task (the connection's reader) is current, so a
+handler that ties something to the current task before its first suspension
+(``asyncio.timeout()``, a ``TaskGroup``, ``async_timeout``) would cancel the *reader* when its
+timer fires and end the connection. On 3.11 every job therefore runs in a task unless the owner
+asks for ``eager=True`` knowing its jobs do no such thing (the tests of the eager step do).
 """
 
 from __future__ import annotations
@@ -51,15 +53,16 @@ class OrderedInbox:
 
     Args:
         name: who the inbox belongs to (for the log line of a failed job).
-        eager: run a job pushed to an idle inbox inline until it first suspends (the default);
-            False: every job runs in a task.
+        eager: run a job pushed to an idle inbox inline until it first suspends; False: every
+            job runs in a task. None (the default): eager where the event loop has eager tasks
+            (Python 3.12+), in a task on 3.11 (see the module docstring).
     """
 
     __slots__ = ("_eager", "_name", "_queue", "_running", "_task")
 
-    def __init__(self, name: str, *, eager: bool = True) -> None:
+    def __init__(self, name: str, *, eager: bool | None = None) -> None:
         self._name = name
-        self._eager = eager
+        self._eager = _NATIVE_EAGER if eager is None else eager
         self._queue: collections.deque[Job] | None = None
         self._task: asyncio.Task[None] | None = None
         self._running = False  # a job's eager step is on the stack

@@ -14,7 +14,7 @@ from engineio_core.aio.inbox import OrderedInbox
 
 
 def make_client() -> OrderedInbox:
-    return OrderedInbox("eio-sid")
+    return OrderedInbox("eio-sid", eager=True)
 
 
 @pytest.mark.asyncio
@@ -228,3 +228,29 @@ async def test_the_eager_step_runs_in_its_own_context() -> None:
     assert var.get() == "outer"  # nothing leaked into the caller's context
     await asyncio.wait_for(_idle(client), 5)
     assert seen == ["inner"]
+
+
+@pytest.mark.asyncio
+async def test_by_default_a_timeout_in_a_job_never_reaches_the_pushing_task() -> None:
+    # The default inbox is eager only where the loop's eager tasks make the job's own task
+    # current (3.12+); on 3.11 an inline step would let asyncio.timeout() capture the pusher
+    # (the connection's reader) and cancel it. Either way the pusher must survive.
+    inbox = OrderedInbox("eio-sid")
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    never = asyncio.Event()
+
+    async def job() -> None:
+        try:
+            async with asyncio.timeout(0):
+                await never.wait()
+        except TimeoutError:
+            outcome.set_result("job timed out")
+
+    async def reader() -> str:
+        inbox.push(job)
+        await asyncio.wait_for(asyncio.shield(outcome), 5)
+        await asyncio.sleep(0)  # one more turn: a stray cancellation would land here
+        return "reader alive"
+
+    assert await reader() == "reader alive"
+    assert outcome.result() == "job timed out"
