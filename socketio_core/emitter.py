@@ -15,6 +15,12 @@ Example::
 Any transport works: ``Emitter(publish)`` takes a callable that publishes bytes on the
 channel. For RabbitMQ, run ``AsyncAioPikaManager(url, write_only=True).emit_event`` under
 ``asyncio.run``.
+
+Node's wire: ``Emitter.redis(url, wire="node")`` publishes what ``@socket.io/redis-emitter``
+publishes (:mod:`socketio_core.node_adapter`), so it reaches the clients of Node servers on
+``@socket.io/redis-adapter`` and of our servers built with ``wire="node"``. Those messages go
+to a channel that depends on the namespace and the rooms: ``Emitter(publish_to=...)`` takes a
+callable of ``(channel, bytes)``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import node_adapter as node
 from .exceptions import MissingDependency
 from .packet import DEFAULT_NAMESPACE
 from .parsers import JsonParser, Parser
@@ -32,6 +39,7 @@ from .pubsub import ClusterMessage, Encoding, Target, build_emit, encode
 __all__ = ["Emitter"]
 
 Publish = Callable[[bytes], object]
+PublishTo = Callable[[str, bytes], object]
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -48,20 +56,30 @@ class Emitter:
         encoding: ``"json"`` or ``"msgpack"``.
         parser: the Socket.IO parser the servers use (JSON by default).
         close: called by :meth:`close` (the transport's clean-up).
+        publish_to: publishes one message on a given channel: Node's wire (then ``publish``
+            may be None).
+        key: the ``key`` option of the Node adapter (Node's wire).
     """
 
     def __init__(
         self,
-        publish: Publish,
+        publish: Publish | None = None,
         *,
         encoding: Encoding = "json",
         parser: Parser | None = None,
         close: Callable[[], object] | None = None,
+        publish_to: PublishTo | None = None,
+        key: str = node.DEFAULT_KEY,
     ) -> None:
+        if (publish is None) == (publish_to is None):
+            raise ValueError("give publish (our wire) or publish_to (Node's wire)")
         self._publish = publish
+        self._publish_to = publish_to
         self._close = close
         self.encoding: Encoding = encoding
         self.parser = parser or JsonParser()
+        self.key = key
+        self.wire = "ours" if publish is not None else "node"
         self.uid = "emitter-" + secrets.token_hex(6)
 
     @classmethod
@@ -70,7 +88,9 @@ class Emitter:
     ) -> Emitter:
         """An emitter on Redis (a plain ``redis.Redis`` client; the ``redis`` extra).
 
-        ``options`` go to ``redis.Redis.from_url``, except ``encoding`` and ``parser``.
+        ``options`` go to ``redis.Redis.from_url``, except ``encoding``, ``parser``, ``wire``
+        (``"node"``: Node's ``@socket.io/redis-emitter`` format; ``channel`` is then unused)
+        and ``key`` (the Node adapter's ``key``).
         """
         try:
             redis = importlib.import_module("redis")
@@ -78,7 +98,13 @@ class Emitter:
             raise MissingDependency("redis", "redis") from exc
         encoding = options.pop("encoding", "json")
         parser = options.pop("parser", None)
+        wire = options.pop("wire", "ours")
+        key = options.pop("key", node.DEFAULT_KEY)
+        if wire not in ("ours", "node"):
+            raise ValueError(f"unknown wire format {wire!r}")
         client = redis.Redis.from_url(url, **options)
+        if wire == "node":
+            return cls(publish_to=client.publish, parser=parser, close=client.close, key=key)
         return cls(
             lambda data: client.publish(channel, data),
             encoding=encoding,
@@ -87,7 +113,40 @@ class Emitter:
         )
 
     def _send(self, message: ClusterMessage) -> None:
+        if self._publish_to is not None:
+            self._send_node(message)
+            return
+        assert self._publish is not None
         self._publish(encode(message, self.encoding))
+
+    def _send_node(self, message: ClusterMessage) -> None:
+        """The same operation in ``@socket.io/redis-emitter``'s format."""
+        assert self._publish_to is not None
+        fields = message.fields
+        target: Target = fields["target"] if "target" in fields else Target()
+        channels = node.Channels(self.key, target.namespace)
+        selection = node.Selection(
+            target.rooms or (), (*target.except_rooms, *target.skip), target.volatile
+        )
+        opts = selection.to_wire(flags=False)
+        if message.kind == "emit":
+            packet = node.packet_of(fields["messages"], self.parser)
+            rooms = target.rooms or ()
+            channel = channels.room(rooms[0]) if len(rooms) == 1 else channels.broadcast
+            self._publish_to(channel, node.encode_broadcast("emitter", packet, selection))
+            return
+        extra: dict[str, Any]
+        if message.kind == "sockets_join":
+            kind, extra = node.RequestType.REMOTE_JOIN, {"opts": opts, "rooms": fields["rooms"]}
+        elif message.kind == "sockets_leave":
+            kind, extra = node.RequestType.REMOTE_LEAVE, {"opts": opts, "rooms": fields["rooms"]}
+        elif message.kind == "disconnect_sockets":
+            kind = node.RequestType.REMOTE_DISCONNECT
+            extra = {"opts": opts, "close": fields["close"]}
+        else:  # server_side_emit
+            kind = node.RequestType.SERVER_SIDE_EMIT
+            extra = {"data": [fields["event"], *fields["args"]]}
+        self._publish_to(channels.request, node.encode_request(kind, "emitter", None, **extra))
 
     def _target(
         self, to: str | Iterable[str] | None, namespace: str | None, except_rooms: Any

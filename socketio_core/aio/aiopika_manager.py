@@ -73,6 +73,8 @@ class AsyncAioPikaManager(AsyncPubSubManager):
         self.url = url
         self._publisher: Any = None
         self._exchange: Any = None
+        # One publisher connection: start() and an emit that runs while it connects share it.
+        self._publisher_lock = asyncio.Lock()
         self._subscriber: Any = None
 
     def _describe(self) -> str:
@@ -93,7 +95,10 @@ class AsyncAioPikaManager(AsyncPubSubManager):
         return connection, channel, exchange
 
     async def _connect_publisher(self) -> None:
-        self._publisher, _, self._exchange = await self._open()
+        async with self._publisher_lock:
+            if self._exchange is not None:
+                return  # connected meanwhile (start() and an early emit)
+            self._publisher, _, self._exchange = await self._open()
 
     async def _publish(self, data: bytes) -> int | None:
         if self._exchange is None:
@@ -104,9 +109,10 @@ class AsyncAioPikaManager(AsyncPubSubManager):
         return None
 
     async def _reset_publisher(self) -> None:
-        connection, self._publisher, self._exchange = self._publisher, None, None
-        if connection is not None:
-            await connection.close()
+        async with self._publisher_lock:  # a connection in progress is closed too
+            connection, self._publisher, self._exchange = self._publisher, None, None
+            if connection is not None:
+                await connection.close()
 
     async def _subscribe(self) -> AsyncIterator[bytes]:
         await self._close_subscriber()

@@ -5,7 +5,9 @@ server's manager is always an asyncio one: ``RedisManager(url)`` is an
 :class:`~socketio_core.aio.redis_manager.AsyncRedisManager`, and ``KombuManager(url)`` an
 :class:`~socketio_core.aio.aiopika_manager.AsyncAioPikaManager` on the same AMQP broker
 (RabbitMQ): kombu itself is not used, and not needed. The servers of one cluster must all run
-this package (the cluster wire format is :mod:`socketio_core.pubsub`).
+this package (the cluster wire format is :mod:`socketio_core.pubsub`), unless
+``RedisManager(url, wire="node")`` (or ``"node-sharded"``) joins a cluster of Node servers on
+``@socket.io/redis-adapter`` instead (:mod:`socketio_core.aio.node_manager`).
 
 With ``write_only=True`` (python-socketio's emitter, for a process that serves no client: a
 script, a worker, a WSGI view), both return a *blocking* write-only emitter with
@@ -49,10 +51,12 @@ def RedisManager(
         write_only: return a write-only emitter.
         logger: accepted (python-socketio's option); our records go to ``socketio_core``.
         redis_options: options of the Redis client.
-        **options: the :class:`AsyncRedisManager` options.
+        **options: the :class:`AsyncRedisManager` options (``wire="node"`` and ``key``: Node's
+            wire, for a write-only emitter too).
     """
     if write_only:
-        return Emitter.redis(url, channel, **dict(redis_options or {}))
+        node = {name: options[name] for name in ("wire", "key") if name in options}
+        return Emitter.redis(url, channel, **node, **dict(redis_options or {}))
     return AsyncRedisManager(url, channel, redis_options=redis_options, **options)
 
 

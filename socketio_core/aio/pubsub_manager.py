@@ -7,6 +7,9 @@ their requests. The broker side (connections, reconnecting with backoff, members
 bookkeeping, and the promise made when the broker goes away) is in
 :mod:`socketio_core.aio.pubsub_link`; the wire format in :mod:`socketio_core.pubsub`.
 
+python-socketio's write-only managers (5.14+, JSON) publish on the same default channel
+(``"socketio"``): their messages are applied too (:mod:`socketio_core.pysocketio_wire`).
+
 Acks across processes: an emit with acks is published as ``emit_ack``; each server answers
 with the number of its recipients (``ack_count``), then relays each recipient's ack (``ack``)
 as it comes. ``call``/``emit(callback=)`` to a sid that is not local ask only the server that
@@ -25,9 +28,11 @@ from typing import Any
 from ..args import ack_value
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
 from ..parsers import JsonParser
-from ..pubsub import ClusterMessage, Target, build_emit
+from ..pubsub import ClusterMessage, Rejected, Target, build_emit
+from ..pysocketio_wire import decode_pysocketio
 from .manager import BroadcastTarget, SocketInfo
 from .pubsub_link import ClusterList, PendingRequest, PubSubLink, PubSubStats
+from .pysocketio_bridge import apply_pysocketio, looks_like_pysocketio
 
 __all__ = ["AsyncPubSubManager", "ClusterList", "PubSubStats"]
 
@@ -60,6 +65,19 @@ class AsyncPubSubManager(PubSubLink):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._server_handlers: dict[str, ServerHandler] = {}
+
+    async def _on_data(self, data: bytes) -> None:
+        """python-socketio's JSON messages (its write-only managers) are taken too."""
+        if not looks_like_pysocketio(data):
+            await super()._on_data(data)
+            return
+        message = decode_pysocketio(data, max_size=self.max_message_size)
+        if isinstance(message, Rejected):
+            self.stats.rejected += 1
+            logger.warning("! %s: dropped a python-socketio message: %s", self.name, message.reason)
+        elif message is not None and self._server is not None:
+            self.stats.received += 1
+            await apply_pysocketio(self, message)
 
     async def _apply(self, message: ClusterMessage) -> None:
         kind, uid, fields = message.kind, message.uid, message.fields

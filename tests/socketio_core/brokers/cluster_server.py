@@ -11,6 +11,7 @@ in its auth (``{"name": ..., "rooms": [...]}``), and its ``name`` goes in its so
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -20,6 +21,7 @@ from typing import Any
 
 from socketio_core.aio import AsyncServer, BroadcastTarget
 from socketio_core.aio.aiopika_manager import AsyncAioPikaManager
+from socketio_core.aio.node_manager import NodeRedisManager
 from socketio_core.aio.pubsub_manager import AsyncPubSubManager
 from socketio_core.aio.redis_manager import AsyncRedisManager
 from socketio_core.exceptions import AckTimeout, BrokerError, SocketIOError
@@ -35,6 +37,17 @@ def build(kind: str, url: str, channel: str, options: dict[str, Any]) -> AsyncPu
         "encoding": options.get("encoding", "json"),
     }
     if kind == "redis":
+        wire = options.get("wire", "ours")
+        if wire != "ours":
+            return AsyncRedisManager(
+                url,
+                channel,
+                wire=wire,
+                requests_timeout=options.get("requests_timeout", 3.0),
+                namespaces=options.get("namespaces", ["/"]),
+                publish_on_specific_response_channel=options.get("specific", False),
+                **settings,
+            )
         return AsyncRedisManager(url, channel, **settings)
     return AsyncAioPikaManager(url, channel, **settings)
 
@@ -54,6 +67,11 @@ async def main() -> None:
 
     mgr.on_server_event("whoami", lambda *args: {"uid": mgr.uid, "args": list(args)})
 
+    async def note(*args: Any) -> None:
+        await sio.emit("noted", {"uid": mgr.uid, "args": list(args)}, local=True)
+
+    mgr.on_server_event("note", note)
+
     @sio.event
     async def op(sid: str, req: dict[str, Any]) -> Any:
         try:
@@ -71,11 +89,25 @@ async def main() -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with sio.listen("127.0.0.1", 0) as front:
         expected = options.get("peers", 2)
-        while len(mgr.peers) < expected:  # bounded by the harness's start-up deadline
+        if isinstance(mgr, NodeRedisManager):  # Node's wire: servers are counted by Redis
+            while await mgr.server_count() < expected + 1:  # bounded by the start-up deadline
+                await asyncio.sleep(0.02)
+        while not isinstance(mgr, NodeRedisManager) and len(mgr.peers) < expected:
             await asyncio.sleep(0.02)
         print(json.dumps({"port": front.port, "uid": mgr.uid}), flush=True)
         await stop.wait()
     await sio.shutdown()
+
+
+def from_wire(value: Any) -> Any:
+    """``{"$bin": base64}`` as bytes (how the Node test driver spells binary values)."""
+    if isinstance(value, list):
+        return [from_wire(item) for item in value]
+    if isinstance(value, dict):
+        if set(value) == {"$bin"}:
+            return base64.b64decode(value["$bin"])
+        return {key: from_wire(item) for key, item in value.items()}
+    return value
 
 
 async def run(sio: AsyncServer, mgr: AsyncPubSubManager, req: dict[str, Any]) -> Any:
@@ -84,10 +116,12 @@ async def run(sio: AsyncServer, mgr: AsyncPubSubManager, req: dict[str, Any]) ->
     if name == "emit":
         await sio.emit(
             req["event"],
-            req.get("data"),
+            from_wire(req.get("data")),
             to=to,
             skip_sid=req.get("skip_sid"),
             except_rooms=req.get("except", ()),
+            volatile=req.get("volatile", False),
+            local=req.get("local", False),
         )
         return {"ok": True}
     if name == "enter_room":
@@ -103,7 +137,7 @@ async def run(sio: AsyncServer, mgr: AsyncPubSubManager, req: dict[str, Any]) ->
     elif name == "sockets_leave":
         await sio.to(to).except_(req.get("except")).sockets_leave(req["rooms"])
     elif name == "disconnect_sockets":
-        await sio.to(to).disconnect_sockets()
+        await sio.to(to).except_(req.get("except")).disconnect_sockets()
     elif name == "fetch_sockets":
         rooms = None if to is None else tuple([to] if isinstance(to, str) else to)
         found = await mgr.fetch_sockets(BroadcastTarget("/", rooms), timeout=req["timeout"])
@@ -131,6 +165,10 @@ async def run(sio: AsyncServer, mgr: AsyncPubSubManager, req: dict[str, Any]) ->
             callback=lambda *args: done.set_result(list(args)),
         )
         return {"callback": await asyncio.wait_for(done, 5)}
+    elif name == "server_side_emit":
+        await mgr.server_side_emit(req["event"], *req["args"])
+    elif name == "server_count":
+        return {"count": await mgr.server_count()}  # type: ignore[attr-defined]
     elif name == "server_side_call":
         answers = await mgr.server_side_call("whoami", *req["args"], timeout=req["timeout"])
         return {"answers": list(answers), "missing": list(answers.missing)}

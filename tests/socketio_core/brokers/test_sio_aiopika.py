@@ -4,13 +4,23 @@ hostile messages on the exchange, and a broker restart in the middle of traffic.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aio_pika
 import pytest
 import pytest_asyncio
-from cluster_kit import AmqpBroker, Cluster, SioClient, fence, open_client, start_cluster, until
+from cluster_kit import (
+    RABBITMQ_SERVER,
+    AmqpBroker,
+    Cluster,
+    SioClient,
+    fence,
+    open_client,
+    start_cluster,
+    until,
+)
 
 from socketio_core.aio.aiopika_manager import AsyncAioPikaManager
 from socketio_core.exceptions import BrokerError
@@ -125,3 +135,32 @@ async def test_broker_restart_mid_traffic(cluster: Cluster, clients: list[SioCli
         assert set(range(20)) <= set(got)
         assert set(got) <= {i for i, what in enumerate(outcome) if what != "failed"}
     assert first_failure >= 20
+
+
+def broker_connections(broker: AmqpBroker) -> int:
+    """How many AMQP connections the RabbitMQ node has open (``rabbitmqctl``)."""
+    ctl = RABBITMQ_SERVER.with_name("rabbitmqctl")
+    node = ["-n", f"sio{broker.port}@localhost"]
+    done = subprocess.run(
+        [str(ctl), *node, "-q", "list_connections", "--no-table-headers", "pid"],
+        env=broker.env(),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    return len([line for line in done.stdout.decode().splitlines() if line.strip()])
+
+
+@pytest.mark.asyncio
+async def test_an_emit_during_start_up_shares_the_one_publisher(amqp_broker: AmqpBroker) -> None:
+    """Regression: an emit that ran while the manager was connecting opened a second publisher
+    connection, which replaced the first one: the first was never closed."""
+    before = await asyncio.to_thread(broker_connections, amqp_broker)
+    manager = AsyncAioPikaManager(amqp_broker.url, channel="early", write_only=True)
+    # start() runs first, up to its connection; the emit then finds no publisher yet.
+    await asyncio.wait_for(asyncio.gather(manager.start(), manager.emit_event("news", 1)), 30)
+    try:
+        assert await asyncio.to_thread(broker_connections, amqp_broker) == before + 1
+    finally:
+        await manager.stop()
+    assert await asyncio.to_thread(broker_connections, amqp_broker) == before

@@ -118,3 +118,20 @@ async def test_standalone_server_starts_and_stops_the_manager(redis_broker: Redi
         await serving
     assert not manager.subscribed
     assert await redis_clients(redis_broker.url) == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("wire", ["ours", "node", "node-sharded"])
+async def test_an_emit_during_start_up_shares_the_one_publisher(
+    redis_broker: RedisBroker, wire: str
+) -> None:
+    """Regression: an emit that ran while the manager was connecting opened a second publisher
+    connection, which replaced the first one: the first was never closed."""
+    manager = AsyncRedisManager(redis_broker.url, channel="early", write_only=True, wire=wire)
+    # start() runs first, up to its connection to redis; the emit then finds no publisher yet.
+    await asyncio.wait_for(asyncio.gather(manager.start(), manager.emit_event("news", 1)), TIMEOUT)
+    assert len(await redis_clients(redis_broker.url)) == 1
+    await manager.emit_event("news", 2)
+    assert len(await redis_clients(redis_broker.url)) == 1
+    await manager.stop()
+    assert await redis_clients(redis_broker.url) == []
