@@ -22,7 +22,7 @@ import logging
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..events import APPLICATION_JSON, HTTPResponse
 from ..exceptions import (
@@ -60,6 +60,31 @@ class PreparedResponse:
 
 
 Respond = Callable[[PreparedResponse], None]
+
+
+class RemoteSessions(Protocol):
+    """Sessions owned by other server processes (supplied by a cluster layer above).
+
+    Set as :attr:`AsyncServer.remote_sessions`; then every sid this server hands out comes from
+    :meth:`new_sid`, and a polling request for a sid of another process is forwarded to it
+    instead of being answered ``400 Session ID unknown``.
+    """
+
+    def new_sid(self) -> str:
+        """A fresh sid that names this process."""
+
+    def is_remote(self, sid: str) -> bool:
+        """Whether ``sid`` has the shape of a sid of another process (no I/O)."""
+
+    def forward(
+        self,
+        request: HTTPRequest,
+        body: bytes | None,
+        respond: Callable[[PreparedResponse | None], None],
+    ) -> Callable[[], None]:
+        """Send the request to its owner; ``respond`` gets the owner's response, or None
+        when the owner does not know the sid (or is gone). Returns a function to call if
+        the client goes away first."""
 
 
 class AsyncServer:
@@ -134,6 +159,8 @@ class AsyncServer:
         #: A layer above (Socket.IO) may take each message synchronously, as it is received,
         #: instead of through the ordered ``message`` handler; it then orders work itself.
         self.message_hook: Callable[[Sid, str | bytes], None] | None = None
+        #: Set by a cluster layer so that any process can take any request of any session.
+        self.remote_sessions: RemoteSessions | None = None
         self.handlers: dict[str, Handler] = {}
         self._disconnect_takes_reason = False
 
@@ -268,6 +295,8 @@ class AsyncServer:
                 return None
             driver = self.sessions.get(info.sid)
             if driver is None:
+                if self.remote_sessions is not None and self.remote_sessions.is_remote(info.sid):
+                    return self._forward(self.remote_sessions, request, body, respond, cors)
                 raise UnknownSession(f"unknown sid {info.sid}")
         except RemoteProtocolError as exc:
             respond(self._error(request, exc, cors))
@@ -296,6 +325,23 @@ class AsyncServer:
         respond(self._error(request, RemoteProtocolError(f"method {request.method}"), cors))
         return None
 
+    def _forward(
+        self,
+        remote: RemoteSessions,
+        request: HTTPRequest,
+        body: bytes | None,
+        respond: Respond,
+        cors: list[tuple[str, str]],
+    ) -> Callable[[], None]:
+        """Forward a request for a session of another process; answer 400 when unknown."""
+
+        def answer(response: PreparedResponse | None) -> None:
+            if response is None:
+                response = self._error(request, UnknownSession("unknown sid"), cors)
+            respond(response)
+
+        return remote.forward(request, body, answer)
+
     async def websocket_target(self, request: HTTPRequest) -> SessionDriver | PreparedResponse:
         """Check a WebSocket upgrade request and find (or open) its session.
 
@@ -318,6 +364,8 @@ class AsyncServer:
                 return self.sessions[opened]
             driver = self.sessions.get(info.sid)
             if driver is None:
+                # An upgrade of a session of another process is refused: the client keeps
+                # polling through the forwarder (docs/scaling.md, "without sticky sessions").
                 raise UnknownSession(f"unknown sid {info.sid}")
         except RemoteProtocolError as exc:
             return self._error(request, exc, [])
@@ -333,7 +381,7 @@ class AsyncServer:
             await self._check_allowed(request)
         except ConnectionRefused as exc:
             return self._refusal(exc, cors)
-        sid = new_sid()
+        sid = new_sid() if self.remote_sessions is None else Sid(self.remote_sessions.new_sid())
         driver = SessionDriver(self, sid, request, transport)
         self.sessions[sid] = driver
         try:

@@ -18,6 +18,7 @@ from ..broadcast import BroadcastTarget
 from ..exceptions import NotConnected
 from ..parsers import Parser
 from ..rooms import RoomRegistry
+from .forwarder import RequestForwarder
 
 __all__ = ["AsyncManager", "BroadcastTarget", "ManagerHost", "SocketInfo"]
 
@@ -86,6 +87,9 @@ class AsyncManager:
     #: Whether other processes share the rooms (a pub/sub manager): a room without local
     #: members may then be the sid of a socket of another process.
     cluster = False
+    #: Set by a pub/sub manager that forwards requests between processes
+    #: (``forward_requests=True``): the server hands it to its Engine.IO layer.
+    remote_sessions: RequestForwarder | None = None
 
     def __init__(self) -> None:
         self.registry = RoomRegistry()

@@ -1,0 +1,95 @@
+"""No sticky sessions: three server processes behind a round-robin TCP proxy, on real Redis.
+
+Every HTTP request may land on any server (the proxy sends each connection to the next server
+and makes each connection carry one request, see ``roundrobin_kit.py``); the servers run
+``AsyncRedisManager(forward_requests=True)``, which forwards a polling request to the server
+that owns its session (:mod:`socketio_core.aio.forwarder`). The clients (Node's
+socket.io-client and our AsyncClient, polling only and with upgrade) pair up in rooms and,
+for a number of rounds, emit with acks both ways and emit to their room; every ack must be
+right and every room message must arrive exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from roundrobin_kit import (
+    Outcome,
+    RoundRobinProxy,
+    Server,
+    run_node,
+    run_ours,
+    start_servers,
+    stop_servers,
+)
+
+from socketio_core.aio import AsyncClient
+
+ROUNDS = 12
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def servers(redis_broker: Any) -> Iterator[list[Server]]:
+    channel = f"rr-{os.getpid()}-{time.monotonic_ns()}"
+    started = start_servers(redis_broker.url, channel)
+    try:
+        yield started
+    finally:
+        stop_servers(started)
+
+
+@pytest_asyncio.fixture
+async def proxy(servers: list[Server]) -> AsyncIterator[RoundRobinProxy]:
+    front = RoundRobinProxy([s.port for s in servers])
+    await front.start()
+    try:
+        yield front
+    finally:
+        await front.stop()
+
+
+def check(outcomes: list[Outcome], rounds: int = ROUNDS) -> None:
+    """Every ack right, every room message of every peer exactly once."""
+    for outcome in outcomes:
+        assert outcome.errors == [], (outcome.name, outcome.errors)
+        assert outcome.reconnects == 0, outcome.name
+        for peer, ks in outcome.received.items():
+            assert sorted(ks) == list(range(rounds)), (outcome.name, peer, ks)
+
+
+async def stats(url: str) -> list[dict[str, Any]]:
+    """The forwarding counters of the servers (asked through the proxy until each answered)."""
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(12):
+        client = AsyncClient(reconnection=False)
+        await client.connect(url, auth={"name": "stats", "room": "none"}, transports=["websocket"])
+        try:
+            answer = await client.call("stats", timeout=10)
+        finally:
+            await client.disconnect()
+        found[answer["uid"]] = answer
+        if len(found) == 3:
+            break
+    return list(found.values())
+
+
+async def test_our_client_polling_without_sticky_sessions(proxy: RoundRobinProxy) -> None:
+    url = f"http://127.0.0.1:{proxy.port}"
+    peers = ["a", "b"]
+    outcomes = await asyncio.gather(
+        *(run_ours(url, name, "room1", peers, ROUNDS, ["polling"]) for name in peers)
+    )
+    check(outcomes)
+    assert all(o.transport == "polling" for o in outcomes)
+    counters = await stats(url)
+    assert len(counters) == 3
+    assert sum(c["served"] for c in counters) > 0  # requests did land on other servers
+    assert sum(c["timeouts"] + c["busy"] + c["unknown"] for c in counters) == 0
