@@ -11,12 +11,16 @@
 // our "double" handler, whose ack it returns) and check 2k; emit "to_room" {room, from, k}.
 // Then wait until "room_msg" came from every peer for every round.
 // Writes one JSON object per line on stdout:
+// Reads "go" on stdin before the first round (every client of the test is connected, and
+// in its room, by then); writes:
+//   {"event": "connected"}                     connected, waiting for "go"
 //   {"event": "session", "eio": sid}           each Engine.IO session opened (sid names its owner)
 //   {"event": "progress", "k": k}              a round done
 //   {"event": "done", "received": {...}, "transport": name, "reconnects": n, "errors": [...]}
 // Exits 2 after a 90 s watchdog.
 "use strict";
 
+const readline = require("readline");
 const { io } = require("socket.io-client");
 
 const url = process.argv[2];
@@ -74,6 +78,10 @@ function complete() {
 
 async function run() {
   await new Promise((resolve) => socket.once("connect", resolve));
+  const lines = readline.createInterface({ input: process.stdin });
+  const go = new Promise((resolve) => lines.once("line", resolve));
+  report({ event: "connected" });
+  await go;
   for (let k = 0; k < options.rounds; k++) {
     const echoed = await call("echo", { name: options.name, k });
     if (echoed.k !== k || echoed.name !== options.name) errors.push(`echo ${k}: ${JSON.stringify(echoed)}`);

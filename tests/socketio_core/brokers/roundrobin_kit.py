@@ -138,6 +138,22 @@ def stop_servers(servers: list[Server]) -> None:
         _terminate(server.proc)
 
 
+class Barrier:
+    """Start the rounds once every client of a test is connected (and in its room)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.go = asyncio.Event()
+
+    def arrived(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self.go.set()
+
+    async def wait(self) -> None:
+        await asyncio.wait_for(self.go.wait(), 60)
+
+
 @dataclass
 class Outcome:
     """What a scenario client saw."""
@@ -157,6 +173,7 @@ async def run_ours(
     peers: list[str],
     rounds: int,
     transports: list[str],
+    barrier: Barrier,
     *,
     retry: bool = False,
     on_progress: Callable[[int], None] | None = None,
@@ -195,6 +212,8 @@ async def run_ours(
 
     await client.connect(url, auth={"name": name, "room": room}, transports=transports)
     try:
+        barrier.arrived()
+        await barrier.wait()
         owners.append((await call("stats"))["uid"])
         for k in range(rounds):
             echoed = await call("echo", {"name": name, "k": k})
@@ -229,6 +248,7 @@ async def run_node(
     peers: list[str],
     rounds: int,
     transports: list[str],
+    barrier: Barrier,
     *,
     retry: bool = False,
     on_progress: Callable[[int], None] | None = None,
@@ -248,16 +268,29 @@ async def run_node(
         url,
         json.dumps(options),
         cwd=node.directory,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
     assert proc.stdout is not None
+    assert proc.stdin is not None
+    stdin = proc.stdin
+
+    async def start() -> None:
+        await barrier.wait()
+        stdin.write(b"go\n")
+        await stdin.drain()
+
+    starter: asyncio.Task[None] | None = None
     sessions: list[str] = []
     try:
         async with asyncio.timeout(100):
             while line := await proc.stdout.readline():
                 item = json.loads(line)
-                if item["event"] == "session":
+                if item["event"] == "connected":
+                    barrier.arrived()
+                    starter = asyncio.create_task(start())
+                elif item["event"] == "session":
                     sessions.append(item["eio"].partition(".")[0])  # the owner
                 elif item["event"] == "progress" and on_progress is not None:
                     on_progress(item["k"])
@@ -274,6 +307,8 @@ async def run_node(
                     raise AssertionError(f"{name}: {item['message']}")
             raise AssertionError(f"{name} exited with {await proc.wait()}")
     finally:
+        if starter is not None:
+            starter.cancel()
         if proc.returncode is None:
             proc.kill()
         await proc.wait()

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from roundrobin_kit import (
+    Barrier,
     Outcome,
     RoundRobinProxy,
     Server,
@@ -84,8 +85,9 @@ async def stats(url: str) -> list[dict[str, Any]]:
 async def test_our_client_polling_without_sticky_sessions(proxy: RoundRobinProxy) -> None:
     url = f"http://127.0.0.1:{proxy.port}"
     peers = ["a", "b"]
+    barrier = Barrier(len(peers))
     outcomes = await asyncio.gather(
-        *(run_ours(url, name, "room1", peers, ROUNDS, ["polling"]) for name in peers)
+        *(run_ours(url, name, "room1", peers, ROUNDS, ["polling"], barrier) for name in peers)
     )
     check(outcomes)
     assert all(o.transport == "polling" for o in outcomes)
@@ -93,3 +95,24 @@ async def test_our_client_polling_without_sticky_sessions(proxy: RoundRobinProxy
     assert len(counters) == 3
     assert sum(c["served"] for c in counters) > 0  # requests did land on other servers
     assert sum(c["timeouts"] + c["busy"] + c["unknown"] for c in counters) == 0
+
+
+async def test_node_and_ours_polling_and_upgrade_mixed(node: Any, proxy: RoundRobinProxy) -> None:
+    """Node's client and ours, polling only and with upgrade, paired across rooms. An upgrade
+    that lands on another server than the session's is refused: that client keeps polling
+    (through the forwarder); one that lands on the owner moves to WebSocket."""
+    url = f"http://127.0.0.1:{proxy.port}"
+    both = ["polling", "websocket"]
+    room1, room2 = ["n_poll", "o_up"], ["o_poll", "n_up"]
+    barrier = Barrier(4)
+    outcomes = await asyncio.gather(
+        run_node(node, url, "n_poll", "r1", room1, ROUNDS, ["polling"], barrier),
+        run_ours(url, "o_up", "r1", room1, ROUNDS, both, barrier),
+        run_ours(url, "o_poll", "r2", room2, ROUNDS, ["polling"], barrier),
+        run_node(node, url, "n_up", "r2", room2, ROUNDS, both, barrier),
+    )
+    check(outcomes)
+    by_name = {o.name: o for o in outcomes}
+    assert by_name["n_poll"].transport == by_name["o_poll"].transport == "polling"
+    for outcome in outcomes:
+        assert len(set(outcome.sessions)) == 1, outcome  # one session, one owner, all along
