@@ -73,6 +73,8 @@ async function call(event, data) {
 }
 
 function complete() {
+  // with retry, what was sent while reconnecting may be lost: wait for the last round only
+  if (options.retry) return options.peers.every((p) => (received[p] || []).includes(options.rounds - 1));
   return options.peers.every((p) => (received[p] || []).length >= options.rounds);
 }
 

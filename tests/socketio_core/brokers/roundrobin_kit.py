@@ -177,6 +177,7 @@ async def run_ours(
     *,
     retry: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    on_session: Callable[[str], None] | None = None,
 ) -> Outcome:
     """The scenario of ``tests/node/sio_roundrobin_client.js``, with our AsyncClient."""
     client = AsyncClient(reconnection=retry, reconnection_delay=0.1, reconnection_delay_max=0.5)
@@ -201,7 +202,7 @@ async def run_ours(
         connects += 1
 
     async def call(event: str, data: Any = None) -> Any:
-        while True:
+        for _ in range(100):
             try:
                 return await client.call(event, data, timeout=15)
             except Exception as exc:
@@ -209,12 +210,15 @@ async def run_ours(
                     raise
                 errors.append(f"retried {event}: {exc!r}")
                 await asyncio.sleep(0.1)  # reconnecting: the client's own backoff runs
+        raise AssertionError(f"{name}: {event} failed 100 times")
 
     await client.connect(url, auth={"name": name, "room": room}, transports=transports)
     try:
         barrier.arrived()
         await barrier.wait()
         owners.append((await call("stats"))["uid"])
+        if on_session is not None:
+            on_session(owners[0])
         for k in range(rounds):
             echoed = await call("echo", {"name": name, "k": k})
             if echoed != {"name": name, "k": k}:
@@ -228,7 +232,9 @@ async def run_ours(
         owners.append((await call("stats"))["uid"])
         deadline = time.monotonic() + 20
 
-        def complete() -> bool:
+        def complete() -> bool:  # with retry, what was sent while reconnecting may be lost
+            if retry:
+                return all(rounds - 1 in received.get(p, []) for p in peers)
             return all(len(received.get(p, [])) >= rounds for p in peers)
 
         while not complete() and time.monotonic() < deadline:
@@ -252,6 +258,7 @@ async def run_node(
     *,
     retry: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    on_session: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Run ``sio_roundrobin_client.js``; its outcome."""
     options = {
@@ -292,6 +299,8 @@ async def run_node(
                     starter = asyncio.create_task(start())
                 elif item["event"] == "session":
                     sessions.append(item["eio"].partition(".")[0])  # the owner
+                    if on_session is not None:
+                        on_session(sessions[-1])
                 elif item["event"] == "progress" and on_progress is not None:
                     on_progress(item["k"])
                 elif item["event"] == "done":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -116,3 +117,79 @@ async def test_node_and_ours_polling_and_upgrade_mixed(node: Any, proxy: RoundRo
     assert by_name["n_poll"].transport == by_name["o_poll"].transport == "polling"
     for outcome in outcomes:
         assert len(set(outcome.sessions)) == 1, outcome  # one session, one owner, all along
+
+
+async def test_a_killed_server_takes_its_sessions_and_its_clients_carry_on(
+    node: Any, servers: list[Server], proxy: RoundRobinProxy
+) -> None:
+    """SIGKILL the server that owns the first session, mid-run: the requests for its sessions
+    are answered 400 by the others (Redis: nobody listens on its channel), its clients
+    reconnect through the proxy to a live server and finish their rounds."""
+    url = f"http://127.0.0.1:{proxy.port}"
+    rounds = 16
+    names = ["n_poll", "o_poll", "n_up", "o_up"]
+    first_owner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    started: set[str] = set()
+    killed: list[str] = []
+
+    def on_session(uid: str) -> None:
+        if not first_owner.done():
+            first_owner.set_result(uid)
+
+    def progress(name: str) -> Any:
+        def report(k: int) -> None:
+            if k == 3:
+                started.add(name)
+            if len(started) == len(names) and not killed:
+                victim = next(s for s in servers if s.uid == first_owner.result())
+                killed.append(victim.uid)
+                proxy.backends.remove(victim.port)  # the balancer's health check, made quick
+                os.killpg(victim.proc.pid, signal.SIGKILL)
+
+        return report
+
+    both = ["polling", "websocket"]
+    barrier = Barrier(len(names))
+    kw: dict[str, Any] = {"retry": True, "on_session": on_session}
+    outcomes = await asyncio.gather(
+        run_node(
+            node,
+            url,
+            "n_poll",
+            "r",
+            names,
+            rounds,
+            ["polling"],
+            barrier,
+            on_progress=progress("n_poll"),
+            **kw,
+        ),
+        run_ours(
+            url,
+            "o_poll",
+            "r",
+            names,
+            rounds,
+            ["polling"],
+            barrier,
+            on_progress=progress("o_poll"),
+            **kw,
+        ),
+        run_node(
+            node, url, "n_up", "r", names, rounds, both, barrier, on_progress=progress("n_up"), **kw
+        ),
+        run_ours(
+            url, "o_up", "r", names, rounds, both, barrier, on_progress=progress("o_up"), **kw
+        ),
+    )
+    assert killed == [first_owner.result()]
+    victims = [o for o in outcomes if o.sessions[0] == killed[0]]
+    assert victims  # at least the first session's client
+    for outcome in outcomes:
+        assert [e for e in outcome.errors if not e.startswith("retried")] == [], outcome
+        if outcome in victims:
+            assert outcome.reconnects >= 1, outcome
+            assert outcome.sessions[-1] != killed[0], outcome
+        # the rounds after the reconnection reached everyone again
+        for peer in names:
+            assert rounds - 1 in outcome.received.get(peer, []), (outcome.name, peer)
