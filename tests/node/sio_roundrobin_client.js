@@ -73,8 +73,12 @@ async function call(event, data) {
 }
 
 function complete() {
-  // with retry, what was sent while reconnecting may be lost: wait for the last round only
-  if (options.retry) return options.peers.every((p) => (received[p] || []).includes(options.rounds - 1));
+  // with retry, what was sent while a client was reconnecting is lost (no recovery): a client
+  // that reconnected waits for its own last round, one that did not for everyone's
+  if (options.retry) {
+    const waited = reconnects > 0 ? [options.name] : options.peers;
+    return waited.every((p) => (received[p] || []).includes(options.rounds - 1));
+  }
   return options.peers.every((p) => (received[p] || []).length >= options.rounds);
 }
 

@@ -232,9 +232,10 @@ async def run_ours(
         owners.append((await call("stats"))["uid"])
         deadline = time.monotonic() + 20
 
-        def complete() -> bool:  # with retry, what was sent while reconnecting may be lost
-            if retry:
-                return all(rounds - 1 in received.get(p, []) for p in peers)
+        def complete() -> bool:
+            if retry:  # what was sent while a client was reconnecting is lost (no recovery)
+                waited = [name] if connects > 1 else peers
+                return all(rounds - 1 in received.get(p, []) for p in waited)
             return all(len(received.get(p, [])) >= rounds for p in peers)
 
         while not complete() and time.monotonic() < deadline:
