@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +36,7 @@ from roundrobin_kit import (
 from socketio_core.aio import AsyncClient
 
 ROUNDS = 12
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.asyncio
 
@@ -67,10 +70,11 @@ def check(outcomes: list[Outcome], rounds: int = ROUNDS) -> None:
             assert sorted(ks) == list(range(rounds)), (outcome.name, peer, ks)
 
 
-async def stats(url: str) -> list[dict[str, Any]]:
-    """The forwarding counters of the servers (asked through the proxy until each answered)."""
+async def stats(url: str, count: int = 3) -> list[dict[str, Any]]:
+    """The forwarding counters of the ``count`` servers (asked over new WebSocket connections
+    until each answered: the proxy or the kernel picks the server of each)."""
     found: dict[str, dict[str, Any]] = {}
-    for _ in range(12):
+    for _ in range(24):
         client = AsyncClient(reconnection=False)
         await client.connect(url, auth={"name": "stats", "room": "none"}, transports=["websocket"])
         try:
@@ -78,7 +82,7 @@ async def stats(url: str) -> list[dict[str, Any]]:
         finally:
             await client.disconnect()
         found[answer["uid"]] = answer
-        if len(found) == 3:
+        if len(found) == count:
             break
     return list(found.values())
 
@@ -129,7 +133,6 @@ async def test_a_killed_server_takes_its_sessions_and_its_clients_carry_on(
     rounds = 12
     names = ["n_poll", "o_poll", "n_up", "o_up"]
     first_owner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    started: set[str] = set()
     killed: list[str] = []
 
     def on_session(uid: str) -> None:
@@ -138,9 +141,8 @@ async def test_a_killed_server_takes_its_sessions_and_its_clients_carry_on(
 
     def progress(name: str) -> Any:
         def report(k: int) -> None:
-            if k == 3:
-                started.add(name)
-            if len(started) == len(names) and not killed:
+            # the first client at round 3 (all started together): everyone is mid-run
+            if k == 3 and not killed:
                 victim = next(s for s in servers if s.uid == first_owner.result())
                 killed.append(victim.uid)
                 proxy.backends.remove(victim.port)  # the balancer's health check, made quick
@@ -195,3 +197,56 @@ async def test_a_killed_server_takes_its_sessions_and_its_clients_carry_on(
         if outcome.reconnects == 0:  # connected all along: got the last round of everyone
             for peer in names:
                 assert rounds - 1 in outcome.received.get(peer, []), (outcome.name, peer)
+
+
+@pytest_asyncio.fixture
+async def workers(redis_broker: Any) -> AsyncIterator[int]:
+    """``python -m socketio_core serve roundrobin_server:sio --workers 2``; yields its port."""
+    env = dict(os.environ)
+    env["RR_REDIS_URL"] = redis_broker.url
+    env["RR_CHANNEL"] = f"rrw-{os.getpid()}-{time.monotonic_ns()}"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "socketio_core",
+        "serve",
+        "roundrobin_server:sio",
+        "--port",
+        "0",
+        "--workers",
+        "2",
+        cwd=Path(__file__).parent,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    try:
+        banner = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert "2 workers" in banner, banner
+        yield int(banner.split(":")[2].split("/")[0])
+    finally:
+        if proc.returncode is None:
+            proc.terminate()  # the supervisor stops its workers
+        await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0
+
+
+async def test_workers_behind_one_port(node: Any, workers: int) -> None:
+    """The same client matrix against ``serve --workers 2``: the kernel spreads the TCP
+    connections over the two workers (SO_REUSEPORT), with no affinity."""
+    url = f"http://127.0.0.1:{workers}"
+    both = ["polling", "websocket"]
+    room1, room2 = ["n_poll", "o_up"], ["o_poll", "n_up"]
+    barrier = Barrier(4)
+    outcomes = await asyncio.gather(
+        run_node(node, url, "n_poll", "r1", room1, ROUNDS, ["polling"], barrier),
+        run_ours(url, "o_up", "r1", room1, ROUNDS, both, barrier),
+        run_ours(url, "o_poll", "r2", room2, ROUNDS, ["polling"], barrier),
+        run_node(node, url, "n_up", "r2", room2, ROUNDS, both, barrier),
+    )
+    check(outcomes)
+    counters = await stats(url, 2)
+    assert len(counters) == 2
+    assert sum(c["served"] for c in counters) > 0  # requests did land on the other worker
