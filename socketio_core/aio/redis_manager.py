@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import MissingDependency
-from .forwarder import RequestForwarder
-from .pubsub_manager import AsyncPubSubManager
+from .forwarder import ForwardLink
+from .forwarding_manager import ForwardingPubSubManager
 from .redis_forwarding import RedisForwardLink
 
 __all__ = ["AsyncRedisManager", "parse_sentinel_url"]
@@ -71,7 +71,7 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str | None, dic
     return sentinels, path[1] if len(path) == 2 else None, options
 
 
-class AsyncRedisManager(AsyncPubSubManager):
+class AsyncRedisManager(ForwardingPubSubManager):
     """Share the sockets of several server processes through Redis pub/sub.
 
     Example::
@@ -86,10 +86,8 @@ class AsyncRedisManager(AsyncPubSubManager):
         redis_options: keyword arguments for ``Redis.from_url`` (or ``Sentinel``).
         sentinel_service: the Sentinel service name when the URL does not give one
             (default: the channel name, as python-socketio).
-        forward_requests: let any process take any HTTP request of any session, so that
-            no sticky sessions are needed (docs/scaling.md); every process of the cluster
-            must set it.
-        **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`.
+        **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`, and
+            ``forward_requests`` (see :mod:`socketio_core.aio.forwarding_manager`).
     """
 
     name = "redis"
@@ -102,7 +100,6 @@ class AsyncRedisManager(AsyncPubSubManager):
         *,
         redis_options: dict[str, Any] | None = None,
         sentinel_service: str | None = None,
-        forward_requests: bool = False,
         **options: Any,
     ) -> None:
         _redis()  # fail early when the extra is missing
@@ -112,29 +109,9 @@ class AsyncRedisManager(AsyncPubSubManager):
         self.sentinel_service = sentinel_service
         self._publisher: Any = None
         self._subscriber: Any = None
-        if forward_requests:
-            if write_only:
-                raise ValueError("a write-only manager serves no request to forward")
-            link = RedisForwardLink(self._client)
-            self.remote_sessions = RequestForwarder(
-                link, channel, self.uid, connect_timeout=self.connect_timeout
-            )
 
-    async def start(self) -> None:
-        """Start the manager, then the request forwarding (``forward_requests``)."""
-        await super().start()
-        if self.remote_sessions is not None:
-            try:
-                await self.remote_sessions.start()
-            except BaseException:
-                await super().stop()
-                raise
-
-    async def stop(self) -> None:
-        """Stop the request forwarding, then the manager."""
-        if self.remote_sessions is not None:
-            await self.remote_sessions.stop()
-        await super().stop()
+    def _forward_link(self) -> ForwardLink:
+        return RedisForwardLink(self._client)
 
     def _describe(self) -> str:
         parts = urlsplit(self.url)

@@ -1,6 +1,6 @@
 """One server process of a cluster without sticky sessions (``forward_requests=True``).
 
-Usage: python roundrobin_server.py REDIS_URL CHANNEL
+Usage: python roundrobin_server.py BROKER_URL CHANNEL (``redis://`` or ``amqp://``)
 
 Prints ``{"port": ..., "uid": ...}`` on stdout once it serves. Each client joins the room named
 in its auth (``{"name": ..., "room": ...}``) and drives the scenario of
@@ -28,11 +28,14 @@ import sys
 from typing import Any
 
 from socketio_core.aio import AsyncServer
+from socketio_core.aio.aiopika_manager import AsyncAioPikaManager
+from socketio_core.aio.forwarding_manager import ForwardingPubSubManager
 from socketio_core.aio.redis_manager import AsyncRedisManager
 
 
-def build(url: str, channel: str) -> tuple[AsyncServer, AsyncRedisManager]:
-    mgr = AsyncRedisManager(url, channel, forward_requests=True, heartbeat_interval=1.0)
+def build(url: str, channel: str) -> tuple[AsyncServer, ForwardingPubSubManager]:
+    kind = AsyncAioPikaManager if url.startswith("amqp") else AsyncRedisManager
+    mgr = kind(url, channel, forward_requests=True, heartbeat_interval=1.0)
     sio = AsyncServer(client_manager=mgr, ping_interval=5, ping_timeout=5)
 
     @sio.event

@@ -250,3 +250,42 @@ async def test_workers_behind_one_port(node: Any, workers: int) -> None:
     counters = await stats(url, 2)
     assert len(counters) == 2
     assert sum(c["served"] for c in counters) > 0  # requests did land on the other worker
+
+
+@pytest.fixture
+def amqp_servers(amqp_broker: Any) -> Iterator[list[Server]]:
+    channel = f"rr-{os.getpid()}-{time.monotonic_ns()}"
+    started = start_servers(amqp_broker.url, channel)
+    try:
+        yield started
+    finally:
+        stop_servers(started)
+
+
+async def test_rabbitmq_polling_without_sticky_sessions(
+    node: Any, amqp_servers: list[Server]
+) -> None:
+    """The same forwarding over RabbitMQ (a queue per process, mandatory publishes), with
+    Node's client and ours on polling; a sid of a process that is gone is answered 400."""
+    front = RoundRobinProxy([s.port for s in amqp_servers])
+    await front.start()
+    try:
+        url = f"http://127.0.0.1:{front.port}"
+        peers = ["n_poll", "o_poll"]
+        barrier = Barrier(2)
+        outcomes = await asyncio.gather(
+            run_node(node, url, "n_poll", "r", peers, ROUNDS, ["polling"], barrier),
+            run_ours(url, "o_poll", "r", peers, ROUNDS, ["polling"], barrier),
+        )
+        check(outcomes)
+        counters = await stats(url)
+        assert sum(c["served"] for c in counters) > 0
+        assert sum(c["timeouts"] + c["busy"] + c["unknown"] for c in counters) == 0
+        path = "/socket.io/?EIO=4&transport=polling&sid=0123456789abcdef." + "A" * 20
+        reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        status = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 400"), status
+    finally:
+        await front.stop()
