@@ -21,7 +21,8 @@ moves its messages over a broker (:class:`ForwardLink`, implemented per broker: 
   closed connection would.
 
 Bounds: at most ``max_pending`` forwarded requests wait in a process (past it: 503 at once);
-a broker message over ``max_message_size`` is dropped unparsed; each session keeps its
+a broker message over ``max_message_size`` is dropped unparsed (and a request that large is
+answered 400 without being sent); each session keeps its
 Engine.IO limits on the owner (``max_http_buffer_size``, ``max_send_buffer``, one parked
 GET), since the owner runs the request through its own session.
 """
@@ -218,8 +219,14 @@ class RequestForwarder:
     ) -> None:
         """One forwarded request, from the publish to the answer."""
         self.stats["forwarded"] += 1
+        data = encode(message)
+        if len(data) > self.max_message_size:  # the owner would drop it unread
+            logger.warning("! a forwarded request of %d bytes is over the limit", len(data))
+            self._waiting.pop(message.rid, None)
+            respond(None)
+            return
         try:
-            count = await self.link.publish(node_channel(self.channel, owner), encode(message))
+            count = await self.link.publish(node_channel(self.channel, owner), data)
             if count == 0:
                 logger.info("! %s %s: server %s is gone", message.method, message.path, owner)
                 self.stats["unknown"] += 1

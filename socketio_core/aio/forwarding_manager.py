@@ -25,6 +25,9 @@ class ForwardingPubSubManager(AsyncPubSubManager):
         write_only: only publish (no forwarding then).
         forward_requests: let any process take any HTTP request of any session (no sticky
             sessions needed); every process of the cluster must set it.
+        max_forwarded: most forwarded requests waiting in this process at once (past it,
+            503 at once). Forwarded requests and responses are broker messages, bounded by
+            ``max_message_size`` like the others.
         **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`.
 
     Raises:
@@ -32,14 +35,25 @@ class ForwardingPubSubManager(AsyncPubSubManager):
     """
 
     def __init__(
-        self, channel: str, write_only: bool, *, forward_requests: bool = False, **options: Any
+        self,
+        channel: str,
+        write_only: bool,
+        *,
+        forward_requests: bool = False,
+        max_forwarded: int = 10_000,
+        **options: Any,
     ) -> None:
         super().__init__(channel, write_only, **options)
         if forward_requests:
             if write_only:
                 raise ValueError("a write-only manager serves no request to forward")
             self.remote_sessions = RequestForwarder(
-                self._forward_link(), channel, self.uid, connect_timeout=self.connect_timeout
+                self._forward_link(),
+                channel,
+                self.uid,
+                max_pending=max_forwarded,
+                max_message_size=self.max_message_size,
+                connect_timeout=self.connect_timeout,
             )
 
     def _forward_link(self) -> ForwardLink:

@@ -188,6 +188,18 @@ async def test_pending_limit_and_timeout(broker: MemoryBroker) -> None:
         await b.fwd.stop()
 
 
+async def test_a_request_over_the_message_limit_is_not_sent(broker: MemoryBroker) -> None:
+    b = Node(broker, B, max_message_size=1000)
+    await b.fwd.start()
+    try:
+        query = f"EIO=4&transport=polling&sid={make_sid(A)}"
+        future, _ = await b.request("POST", query, b"4" + b"x" * 1000)
+        assert (await asyncio.wait_for(future, 5)).status == 400
+        assert broker.published == []
+    finally:
+        await b.fwd.stop()
+
+
 async def test_bad_broker_messages_are_dropped_and_counted(broker: MemoryBroker) -> None:
     a = Node(broker, A)
     await a.fwd.start()

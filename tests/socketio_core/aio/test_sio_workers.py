@@ -21,10 +21,15 @@ def test_polling_without_forwarding_is_refused() -> None:
 
 def test_websocket_only_or_forwarding_is_accepted() -> None:
     check_workers(AsyncServer(transports=["websocket"]))
-    mgr = AsyncRedisManager("redis://127.0.0.1:1/0", forward_requests=True)
+    mgr = AsyncRedisManager(
+        "redis://127.0.0.1:1/0", forward_requests=True, max_forwarded=5, max_message_size=9999
+    )
     sio = AsyncServer(client_manager=mgr)
     check_workers(sio)
     assert sio.eio.remote_sessions is mgr.remote_sessions
+    assert mgr.remote_sessions is not None
+    assert (mgr.remote_sessions.max_pending, mgr.remote_sessions.max_message_size) == (5, 9999)
+    assert mgr.remote_sessions.timeout == 45.0  # ping interval + ping timeout
 
 
 def test_forwarding_needs_a_subscriber() -> None:
