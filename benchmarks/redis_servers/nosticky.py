@@ -7,6 +7,7 @@ serves. ``echo(data)`` acks ``data``; ``forwarded()`` acks this process's forwar
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -28,7 +29,7 @@ async def main() -> None:
     @sio.event
     async def forwarded(sid: str) -> dict[str, int]:
         assert mgr.remote_sessions is not None
-        return mgr.remote_sessions.stats
+        return dataclasses.asdict(mgr.remote_sessions.stats)
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -34,6 +34,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engineio_core.aio.server import PreparedResponse
@@ -53,7 +54,7 @@ from ..forwarding import (
     sid_owner,
 )
 
-__all__ = ["ForwardLink", "RequestForwarder"]
+__all__ = ["ForwardLink", "ForwardStats", "RequestForwarder"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,29 @@ class ForwardLink(Protocol):
 
     async def close(self) -> None:
         """Close the broker connections."""
+
+
+@dataclass
+class ForwardStats:
+    """Counters of a :class:`RequestForwarder`, for monitoring.
+
+    Attributes:
+        forwarded: requests sent to their owner (requester side).
+        answered: ... and answered by it.
+        unknown: ... whose owner was gone (answered 400 at once).
+        timeouts: ... that got no answer in time (answered 400).
+        busy: requests answered 503 because ``max_pending`` were waiting.
+        served: requests of other processes run here (owner side).
+        rejected: broker messages dropped as malformed or oversized.
+    """
+
+    forwarded: int = 0
+    answered: int = 0
+    unknown: int = 0
+    timeouts: int = 0
+    busy: int = 0
+    served: int = 0
+    rejected: int = 0
 
 
 def _busy() -> PreparedResponse:
@@ -116,10 +140,7 @@ class RequestForwarder:
         self.connect_timeout = connect_timeout
         #: How long a forwarded request waits for its owner (set by :meth:`bind`).
         self.timeout = 45.0
-        #: Counters for monitoring: forwarded, answered, unknown, timeouts, served, rejected.
-        self.stats: dict[str, int] = dict.fromkeys(
-            ("forwarded", "answered", "unknown", "timeouts", "busy", "served", "rejected"), 0
-        )
+        self.stats = ForwardStats()
         self._handle_http: HandleHTTP | None = None
         self._rids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[ForwardResponse]] = {}
@@ -179,11 +200,13 @@ class RequestForwarder:
     ) -> Callable[[], None]:
         """Forward a polling request to its owner (see the module docstring)."""
         owner = sid_owner(request.query.get("sid", ""))
-        if owner is None or len(self._waiting) >= self.max_pending:
-            if owner is not None:
-                self.stats["busy"] += 1
-                logger.warning("! %d forwarded requests already wait: 503", self.max_pending)
-            respond(_busy() if owner is not None else None)
+        if owner is None:  # the caller asked is_remote() first; nothing to forward
+            respond(None)
+            return lambda: None
+        if len(self._waiting) >= self.max_pending:
+            self.stats.busy += 1
+            logger.warning("! %d forwarded requests already wait: 503", self.max_pending)
+            respond(_busy())
             return lambda: None
         rid = next(self._rids)
         message = ForwardRequest(
@@ -218,7 +241,7 @@ class RequestForwarder:
         respond: Answer,
     ) -> None:
         """One forwarded request, from the publish to the answer."""
-        self.stats["forwarded"] += 1
+        self.stats.forwarded += 1
         data = encode(message)
         if len(data) > self.max_message_size:  # the owner would drop it unread
             logger.warning("! a forwarded request of %d bytes is over the limit", len(data))
@@ -229,18 +252,18 @@ class RequestForwarder:
             count = await self.link.publish(node_channel(self.channel, owner), data)
             if count == 0:
                 logger.info("! %s %s: server %s is gone", message.method, message.path, owner)
-                self.stats["unknown"] += 1
+                self.stats.unknown += 1
                 respond(None)
                 return
             try:
                 response = await asyncio.wait_for(future, self.timeout)
             except TimeoutError:
                 logger.warning("! forwarded %s to %s: no answer", message.method, owner)
-                self.stats["timeouts"] += 1
+                self.stats.timeouts += 1
                 self._cancel(owner, message.rid)
                 respond(None)
                 return
-            self.stats["answered"] += 1
+            self.stats.answered += 1
             respond(PreparedResponse(response.status, list(response.headers), response.body))
         except asyncio.CancelledError:
             self._cancel(owner, message.rid)  # the client went away: free the parked GET
@@ -281,7 +304,7 @@ class RequestForwarder:
         """Take one broker message from this process's channel."""
         message = decode(data, max_size=self.max_message_size)
         if isinstance(message, Rejected):
-            self.stats["rejected"] += 1
+            self.stats.rejected += 1
             logger.warning("! dropped a forwarding message: %s", message.reason)
         elif isinstance(message, ForwardResponse):
             future = self._waiting.get(message.rid)
@@ -298,7 +321,7 @@ class RequestForwarder:
         """Run a forwarded request through the Engine.IO server, as if it came here."""
         if self._handle_http is None:
             return
-        self.stats["served"] += 1
+        self.stats.served += 1
         key = (message.sender, message.rid)
         reply_to = node_channel(self.channel, message.sender)
         request = HTTPRequest(

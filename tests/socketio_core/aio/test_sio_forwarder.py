@@ -113,7 +113,7 @@ async def test_post_and_parked_get_are_served_by_the_owner(broker: MemoryBroker)
         await a.eio.send(sid, "world")
         response = await asyncio.wait_for(parked, 5)
         assert (response.status, response.body) == (200, b"4world")
-        assert b.fwd.stats["answered"] == 2 and a.fwd.stats["served"] == 2
+        assert b.fwd.stats.answered == 2 and a.fwd.stats.served == 2
     finally:
         await a.fwd.stop()
         await b.fwd.stop()
@@ -130,7 +130,7 @@ async def test_a_client_that_goes_away_aborts_the_parked_get_on_the_owner(
     try:
         sid = await open_session(a)
         parked, abort = await b.request("GET", f"EIO=4&transport=polling&sid={sid}")
-        while sid not in [s for s in a.eio.sessions] or not a.fwd.stats["served"]:
+        while sid not in [s for s in a.eio.sessions] or not a.fwd.stats.served:
             await asyncio.sleep(0)
         abort()  # the front door saw the client's connection close
         await asyncio.wait_for(closed.wait(), 5)  # "an aborted GET closes the session"
@@ -156,7 +156,7 @@ async def test_unknown_sids_cost_one_publish_at_most(broker: MemoryBroker) -> No
         response = await asyncio.wait_for(future, 5)
         assert response.status == 400
         assert json.loads(response.body) == {"code": 1, "message": "Session ID unknown"}
-        assert len(broker.published) == 1 and b.fwd.stats["unknown"] == 1
+        assert len(broker.published) == 1 and b.fwd.stats.unknown == 1
         # a live owner without that session: its own 400, forwarded back
         future, _ = await b.request("POST", f"EIO=4&transport=polling&sid={make_sid(A)}", b"4x")
         response = await asyncio.wait_for(future, 5)
@@ -179,9 +179,9 @@ async def test_pending_limit_and_timeout(broker: MemoryBroker) -> None:
         query = f"EIO=4&transport=polling&sid={make_sid(A)}"
         first, _ = await b.request("GET", query)
         second, _ = await b.request("GET", query)
-        assert second.result().status == 503 and b.fwd.stats["busy"] == 1
+        assert second.result().status == 503 and b.fwd.stats.busy == 1
         response = await asyncio.wait_for(first, 5)
-        assert response.status == 400 and b.fwd.stats["timeouts"] == 1
+        assert response.status == 400 and b.fwd.stats.timeouts == 1
         while not any(b'"cancel"' in data for _, data in broker.published):
             await asyncio.sleep(0)  # the owner is told to forget the request
     finally:
@@ -210,7 +210,7 @@ async def test_bad_broker_messages_are_dropped_and_counted(broker: MemoryBroker)
             b'{"v":1,"kind":"response","from":"bbbbbbbbbbbbbbbb","rid":5,"status":200,'
             b'"headers":[]}\n'
         )
-        assert a.fwd.stats["rejected"] == 1
+        assert a.fwd.stats.rejected == 1
     finally:
         await a.fwd.stop()
 

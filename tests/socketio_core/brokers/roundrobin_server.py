@@ -20,6 +20,7 @@ which then reads the broker URL from ``RR_REDIS_URL`` and ``RR_CHANNEL``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -59,7 +60,7 @@ def build(url: str, channel: str) -> tuple[AsyncServer, ForwardingPubSubManager]
     async def stats(sid: str) -> dict[str, Any]:
         forwarder = mgr.remote_sessions
         assert forwarder is not None
-        return {"uid": mgr.uid, **forwarder.stats}
+        return {"uid": mgr.uid, **dataclasses.asdict(forwarder.stats)}
 
     return sio, mgr
 
