@@ -342,7 +342,13 @@ class RequestForwarder:
             reply = ForwardResponse(
                 self.node, message.rid, response.status, tuple(response.headers), response.body
             )
-            self._spawn(self._publish_quietly(reply_to, encode(reply)))
+            data = encode(reply)
+            if len(data) > self.max_message_size:  # the requester would drop it unread
+                logger.error("! a forwarded response of %d bytes is over the limit", len(data))
+                body = b"response over the broker message limit"
+                headers = (("Content-Type", "text/plain"), ("Content-Length", str(len(body))))
+                data = encode(ForwardResponse(self.node, message.rid, 500, headers, body))
+            self._spawn(self._publish_quietly(reply_to, data))
 
         body = None if message.too_large else message.body
         try:

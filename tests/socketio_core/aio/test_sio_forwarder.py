@@ -200,6 +200,20 @@ async def test_a_request_over_the_message_limit_is_not_sent(broker: MemoryBroker
         await b.fwd.stop()
 
 
+async def test_a_response_over_the_message_limit_becomes_a_500(broker: MemoryBroker) -> None:
+    a, b = Node(broker, A, max_message_size=2000), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        await a.eio.send(sid, "x" * 3000)
+        future, _ = await b.request("GET", f"EIO=4&transport=polling&sid={sid}")
+        assert (await asyncio.wait_for(future, 5)).status == 500
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
 async def test_bad_broker_messages_are_dropped_and_counted(broker: MemoryBroker) -> None:
     a = Node(broker, A)
     await a.fwd.start()
