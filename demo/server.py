@@ -2,7 +2,10 @@
 
 One port serves everything: the page (``/``, ``/static/...``), the official socket.io-client
 browser build from npm (``/socket.io-client.js``, read from ``demo/node_modules``, which
-``make setup`` installs with ``npm ci``) and Socket.IO itself (``/socket.io/``).
+``make setup`` installs with ``npm ci``) and Socket.IO itself (``/socket.io/``). With
+:func:`admin_ui_files`, the official Socket.IO Admin UI too (``/admin/``, the built files of
+the npm package ``@socket.io/admin-ui``, also in ``demo/node_modules``), speaking to the
+server's ``instrument()`` on the ``/admin`` namespace.
 
 Events
 ------
@@ -60,13 +63,16 @@ from typing import Any
 
 from engineio_core.static import StaticFiles
 from socketio_core.aio import AsyncServer
+from socketio_core.aio.admin import admin_ui_static_files
 from socketio_core.exceptions import AckTimeout, NotConnected
 
 __all__ = [
     "ACK_TIMEOUT",
+    "ADMIN_UI",
     "CLIENT_BUILD",
     "MAX_IMAGE_BYTES",
     "Chat",
+    "admin_ui_files",
     "static_files",
 ]
 
@@ -76,6 +82,8 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 #: The official browser build, installed by ``npm ci`` in ``demo/`` (never copied into the repo).
 CLIENT_BUILD = HERE / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+#: The official Admin UI's built files (npm ``@socket.io/admin-ui``), served at ``/admin/``.
+ADMIN_UI = HERE / "node_modules" / "@socket.io" / "admin-ui" / "ui" / "dist"
 
 #: Seconds the server waits for the recipients' acks before reporting ``delivered``.
 ACK_TIMEOUT = 5.0
@@ -111,6 +119,15 @@ def static_files() -> StaticFiles:
         },
         "/socket.io.min.js.map": str(CLIENT_BUILD) + ".map",
     }
+
+
+def admin_ui_files(url_path: str = "/admin") -> StaticFiles:
+    """The Admin UI's files on ``url_path`` (add them to :func:`static_files`).
+
+    Raises:
+        FileNotFoundError: the npm package is missing (run ``make setup``).
+    """
+    return admin_ui_static_files(ADMIN_UI, url_path)
 
 
 @dataclass

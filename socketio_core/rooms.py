@@ -14,16 +14,29 @@ order it joined its first selected room, which keeps delivery order stable.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
-__all__ = ["RoomRegistry"]
+__all__ = ["RoomObserver", "RoomRegistry"]
+
+
+class RoomObserver(Protocol):
+    """Told of every membership change (the Admin UI's ``room_joined`` / ``room_left``)."""
+
+    def on_join(self, namespace: str, sid: str, room: str) -> None:
+        """``sid`` entered ``room`` (its own sid room included, on connect)."""
+
+    def on_leave(self, namespace: str, sid: str, room: str) -> None:
+        """``sid`` left ``room`` (every room, on disconnect)."""
 
 
 class RoomRegistry:
     """Room memberships of every socket, by namespace."""
 
-    __slots__ = ("_rooms", "_sockets")
+    __slots__ = ("_rooms", "_sockets", "observer")
 
     def __init__(self) -> None:
+        #: Told of membership changes; None (the default) costs one test per change.
+        self.observer: RoomObserver | None = None
         # namespace -> room -> sids (a dict used as an ordered set)
         self._rooms: dict[str, dict[str, dict[str, None]]] = {}
         # namespace -> sid -> rooms (ordered)
@@ -41,6 +54,9 @@ class RoomRegistry:
         rooms = self._sockets.get(namespace, {}).pop(sid, None)
         if rooms is None:
             return []
+        if self.observer is not None:  # admin hook
+            for room in rooms:
+                self.observer.on_leave(namespace, sid, room)
         by_room = self._rooms[namespace]
         for room in rooms:
             members = by_room[room]
@@ -73,6 +89,8 @@ class RoomRegistry:
             KeyError: the socket is not connected in that namespace.
         """
         rooms = self._sockets[namespace][sid]
+        if self.observer is not None and room not in rooms:  # admin hook
+            self.observer.on_join(namespace, sid, room)
         rooms[room] = None
         self._rooms.setdefault(namespace, {}).setdefault(room, {})[sid] = None
 
@@ -84,6 +102,8 @@ class RoomRegistry:
         if rooms is None or room not in rooms:
             return
         del rooms[room]
+        if self.observer is not None:  # admin hook
+            self.observer.on_leave(namespace, sid, room)
         members = self._rooms[namespace][room]
         del members[sid]
         if not members:

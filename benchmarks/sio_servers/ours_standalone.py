@@ -1,6 +1,6 @@
 """Socket.IO server for benchmarks/socketio_bench.py: our AsyncServer on its standalone front door.
 
-Usage: ``python ours_standalone.py PING_INTERVAL [asyncio|uvloop]``. Listens on 127.0.0.1,
+Usage: ``python ours_standalone.py PING_INTERVAL [asyncio|uvloop] [ADMIN]``. Listens on 127.0.0.1,
 port 0, prints one JSON line ``{"port": N, "impl": ...}`` once listening, and serves until
 SIGTERM or SIGINT. With ``uvloop`` the event loop is uvloop's (``asyncio.Runner`` with
 ``loop_factory=uvloop.new_event_loop``). The handlers are the same in all three servers:
@@ -9,6 +9,9 @@ SIGTERM or SIGINT. With ``uvloop`` the event loop is uvloop's (``asyncio.Runner`
 * ``join()``: enters the room ``"room"``, acks ``true``;
 * ``fanout(n)``: emits ``tick`` with ``0 .. n-1`` to ``"room"``, one emit after the other,
   then acks ``n``.
+
+``ADMIN`` (``benchmarks/admin_cost.py``): ``none`` (the default), or ``development`` /
+``production`` to call ``sio.instrument(mode=ADMIN)`` (login ``admin`` / ``bench``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from socketio_core.aio.server import AsyncServer
 
 
-async def main(ping_interval: float) -> None:
+async def main(ping_interval: float, admin_mode: str = "none") -> None:
     sio = AsyncServer(ping_interval=ping_interval, ping_timeout=ping_interval)
+    admin = None
+    if admin_mode != "none":
+        auth = {"username": "admin", "password": "bench"}
+        admin = sio.instrument(auth=auth, mode=admin_mode)
 
     @sio.on("echo")
     async def echo(sid: str, data: Any) -> Any:
@@ -55,17 +62,20 @@ async def main(ping_interval: float) -> None:
         }
         print(json.dumps(info), flush=True)
         await stop.wait()
+        if admin is not None:
+            await admin.shutdown()
 
 
 if __name__ == "__main__":
     ping = float(sys.argv[1]) if len(sys.argv) > 1 else 300.0
     loop_name = sys.argv[2] if len(sys.argv) > 2 else "asyncio"
+    admin_mode = sys.argv[3] if len(sys.argv) > 3 else "none"
     if loop_name == "uvloop":
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(main(ping))
+            runner.run(main(ping, admin_mode))
     elif loop_name == "asyncio":
-        asyncio.run(main(ping))
+        asyncio.run(main(ping, admin_mode))
     else:
         raise SystemExit(f"unknown loop {loop_name!r}")

@@ -30,7 +30,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engineio_core.handshake import new_sid
 
@@ -52,6 +52,9 @@ from ..server_session import AckIds, ServerSession
 from .acks import AckCollector, AckWaiter, settle
 from .handlers import HandlerRegistry
 from .session_driver import EngineIOSession, ServerSessionDriver
+
+if TYPE_CHECKING:
+    from ..admin import ServerListener
 
 __all__ = ["Dispatcher", "Membership", "SocketContext"]
 
@@ -146,6 +149,8 @@ class Dispatcher:
         self.always_connect = always_connect
         self.async_handlers = async_handlers
         self.ack_ids = AckIds()
+        #: ``instrument()``'s observer (set through ``AsyncServer.listener``); None: no work.
+        self.listener: ServerListener | None = None
         self.connections: dict[str, ServerSessionDriver] = {}
         self.sockets: dict[str, SocketContext] = {}
 
@@ -163,9 +168,11 @@ class Dispatcher:
             ack_ids=self.ack_ids,
         )
         conn = ServerSessionDriver(
-            eio_sid, self.eio_session(eio_sid), environ, core, self._on_events
+            eio_sid, self.eio_session(eio_sid), environ, core, self._on_events, self.listener
         )
         self.connections[eio_sid] = conn
+        if self.listener is not None:  # admin hook
+            self.listener.on_eio_connect(eio_sid)
 
     def on_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         """An Engine.IO message (taken synchronously, as it is received)."""
@@ -176,6 +183,8 @@ class Dispatcher:
     async def on_eio_disconnect(self, eio_sid: str, reason: object) -> None:
         """The Engine.IO connection is gone: every socket of it leaves."""
         conn = self.connections.pop(eio_sid, None)
+        if self.listener is not None:  # admin hook
+            self.listener.on_eio_disconnect(eio_sid, str(reason))
         if conn is not None:
             conn.connection_closed(str(reason))
 
@@ -206,7 +215,7 @@ class Dispatcher:
         self.sockets[sid] = ctx
         self.membership.connect(namespace, sid)
         if self.always_connect:
-            ctx.accepted = conn.accept(sid)
+            self._accept(conn, ctx)
         refusal: ConnectionRefused | None = None
         try:
             for scope, middleware in self.middlewares:
@@ -226,13 +235,19 @@ class Dispatcher:
             return  # the application disconnected it meanwhile (the core refused it then)
         if refusal is None:
             if not ctx.accepted:
-                ctx.accepted = conn.accept(sid)
+                self._accept(conn, ctx)
             if ctx.accepted:
                 logger.info("= %s connected to %s as %s", conn.eio_sid, namespace, sid)
             return  # not accepted: the client left; its SocketDisconnected is queued
         logger.info("! %s refused on %s: %s", conn.eio_sid, namespace, refusal)
-        self._forget(ctx)
+        self._forget(ctx, SERVER_NAMESPACE_DISCONNECT)
         conn.refuse(sid, refusal.error_args)
+
+    def _accept(self, conn: ServerSessionDriver, ctx: SocketContext) -> None:
+        """Accept a CONNECTING socket (its CONNECT reply goes out now)."""
+        ctx.accepted = conn.accept(ctx.sid)
+        if ctx.accepted and self.listener is not None:  # admin hook
+            self.listener.on_connect(ctx.namespace, ctx.sid, conn.eio_sid)
 
     async def _event(self, conn: ServerSessionDriver, event: EventReceived) -> None:
         sid = event.sid
@@ -248,6 +263,8 @@ class Dispatcher:
         except Exception as exc:
             logger.info("! %s: event %r dropped by a middleware: %s", sid, name, exc)
             return
+        if self.listener is not None:  # admin hook
+            self.listener.on_event_received(namespace, sid, name, args)
         handler, call_args = self.registry.resolve(name, namespace, (sid, *args))
         if handler is None:
             logger.debug("< %s: no handler for %r", sid, name)
@@ -266,7 +283,7 @@ class Dispatcher:
         ctx = self.sockets.get(event.sid)
         if ctx is None:
             return
-        self._forget(ctx)
+        self._forget(ctx, event.reason)
         if ctx.accepted:
             await self._run_disconnect_handler(ctx, event.reason)
         logger.info("x %s left %s: %s", ctx.sid, ctx.namespace, event.reason)
@@ -279,10 +296,12 @@ class Dispatcher:
             except Exception:
                 logger.error("! disconnect handler failed for %s", ctx.sid, exc_info=True)
 
-    def _forget(self, ctx: SocketContext) -> None:
+    def _forget(self, ctx: SocketContext, reason: str) -> None:
         if self.sockets.get(ctx.sid) is ctx:
             del self.sockets[ctx.sid]
             self.membership.disconnect(ctx.namespace, ctx.sid)
+            if ctx.accepted and self.listener is not None:  # admin hook
+                self.listener.on_disconnect(ctx.namespace, ctx.sid, reason)
 
     # ------------------------------------------------------------------ the API side
 
@@ -318,7 +337,7 @@ class Dispatcher:
         """
         if self.sockets.get(ctx.sid) is not ctx:
             return None
-        self._forget(ctx)
+        self._forget(ctx, SERVER_NAMESPACE_DISCONNECT)
         connected = ctx.conn.disconnect(ctx.sid)
         if close:
             ctx.conn.close()

@@ -5,9 +5,9 @@ The classes here are the native ones (:class:`socketio_core.aio.AsyncServer`,
 python-socketio's constructor: its positional order, its options with their meaning (see
 :mod:`socketio_core.options`), and an unknown option refused at construction, naming it and
 the class. They add what python-socketio code calls besides: ``async_mode``, ``reason``,
-``sio.attach(app)`` (aiohttp, sanic), ``instrument``, and on the clients
-``start_background_task``, ``sleep`` and ``shutdown``. No behaviour is written twice: every
-method is the native class's.
+``sio.attach(app)`` (aiohttp, sanic), and on the clients ``start_background_task``, ``sleep``
+and ``shutdown``. No behaviour is written twice: every method is the native class's (the
+server's ``instrument()``, the Admin UI, has python-socketio's signature there).
 """
 
 from __future__ import annotations
@@ -102,14 +102,6 @@ class AsyncServer(NativeAsyncServer):
         from .frameworks import attach  # noqa: PLC0415 (aiohttp/sanic only when used)
 
         attach(self, app, socketio_path)
-
-    def instrument(self, *args: Any, **kwargs: Any) -> None:
-        """python-socketio's Admin UI instrumentation: not implemented here.
-
-        The call is accepted so that programs written for python-socketio run; the server
-        runs without the Admin UI and says so once, at WARNING.
-        """
-        logger.warning("! instrument(): the Socket.IO Admin UI is not supported; ignored")
 
 
 def _client_kwargs(owner: str, json: Any, serializer: Any, kwargs: dict[str, Any]) -> Any:

@@ -32,13 +32,14 @@ import logging
 import re
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engineio_core.aio import AsyncServer as EngineIOServer
 from engineio_core.handshake import Sid
 from engineio_core.packet import Packet as EIOPacket
 from engineio_core.packet import PacketType as EIOPacketType
 
+from ..args import as_args
 from ..broadcast import BroadcastTarget, names
 from ..exceptions import NotConnected
 from ..packet import DEFAULT_NAMESPACE
@@ -51,6 +52,10 @@ from .namespace import Namespace
 from .operators import BroadcastOperator
 from .routing import Router
 from .session_driver import EngineIOSession
+
+if TYPE_CHECKING:
+    from ..admin import Mode, ServerListener
+    from .admin import AdminInstrument
 
 __all__ = ["AsyncServer", "Listening"]
 
@@ -161,6 +166,17 @@ class AsyncServer:
     def connect_timeout(self) -> float:
         """Seconds a client has to send its first CONNECT."""
         return self.dispatcher.connect_timeout
+
+    @property
+    def listener(self) -> ServerListener | None:
+        """:meth:`instrument`'s observer; None (the default): the server does no admin work."""
+        return self.dispatcher.listener
+
+    @listener.setter
+    def listener(self, value: ServerListener | None) -> None:
+        self.dispatcher.listener = value
+        for conn in list(self.dispatcher.connections.values()):
+            conn.listener = value
 
     # --------------------------------------------------------------- registration
 
@@ -316,6 +332,8 @@ class AsyncServer:
         timeout: float | None = None,
     ) -> asyncio.Future[None]:
         """:meth:`emit` to the sockets of ``target`` (what the broadcast operators call)."""
+        if self.dispatcher.listener is not None:  # admin hook
+            self.dispatcher.listener.on_event_sent(target, event, as_args(data))
         return self.router.emit(target, event, data, callback, timeout)
 
     async def call(
@@ -401,6 +419,49 @@ class AsyncServer:
     def local(self) -> BroadcastOperator:
         """Node's ``io.local``: only the clients of this process."""
         return BroadcastOperator(self).local
+
+    def instrument(
+        self,
+        auth: Any = None,
+        mode: Mode = "development",
+        read_only: bool = False,
+        server_id: str | None = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2,
+        **options: Any,
+    ) -> AdminInstrument:
+        """Serve the official Socket.IO Admin UI's protocol (python-socketio's signature).
+
+        Args:
+            auth: ``{"username": ..., "password": ...}`` (or a list of them; the password a
+                bcrypt or scrypt hash, or a clear password hashed at once), a callable
+                ``(auth) -> bool``, or ``False`` for none (logged as a WARNING).
+            mode: ``"development"`` (sockets, rooms, events) or ``"production"`` (stats only).
+            read_only: refuse the UI's actions.
+            server_id: this server's name in the UI.
+            namespace: the admin namespace.
+            server_stats_interval: seconds between ``server_stats``.
+            **options: further options of :class:`~socketio_core.aio.admin.AdminInstrument`
+                (``max_queued``, ``max_sessions``, ``session_ttl``).
+
+        Returns:
+            The instrumentation (its ``shutdown()`` stops it).
+
+        Raises:
+            ValueError: ``auth`` missing or malformed, a bad ``mode``, or instrumented twice.
+        """
+        from .admin import AdminInstrument  # noqa: PLC0415 (only imported when used)
+
+        return AdminInstrument(
+            self,
+            auth=auth,
+            mode=mode,
+            read_only=read_only,
+            server_id=server_id,
+            namespace=namespace,
+            server_stats_interval=server_stats_interval,
+            **options,
+        )
 
     # ----------------------------------------------------------------------- rooms
 

@@ -22,13 +22,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engineio_core.exceptions import SessionClosed
 
 from ..server_events import ServerEvent
 from ..server_session import ServerSession, SocketState
 from .inbox import OrderedInbox
+
+if TYPE_CHECKING:
+    from ..admin import ServerListener
 
 __all__ = ["EngineIOSession", "ServerSessionDriver"]
 
@@ -69,6 +72,7 @@ class ServerSessionDriver:
         "core",
         "eio",
         "eio_sid",
+        "listener",
         "request",
     )
 
@@ -79,6 +83,7 @@ class ServerSessionDriver:
         environ: dict[str, Any],
         core: ServerSession,
         on_events: OnEvents,
+        listener: ServerListener | None = None,
     ) -> None:
         self.eio_sid = eio_sid
         self.eio = eio
@@ -89,6 +94,8 @@ class ServerSessionDriver:
         self._environ: dict[str, Any] | None = environ if request is None else None
         self.core = core
         self._on_events = on_events
+        #: ``instrument()``'s observer of the messages in and out; None: no work.
+        self.listener = listener
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
@@ -119,6 +126,8 @@ class ServerSessionDriver:
     def receive(self, data: str | bytes) -> None:
         """One Engine.IO message from the client (the per-message path: :meth:`pump`, with
         the common case of no output first)."""
+        if self.listener is not None:  # admin hook
+            self.listener.on_packet_in(data)
         core = self.core
         core.receive_message(data, self._loop.time())
         out = core.data_to_send()
@@ -176,8 +185,11 @@ class ServerSessionDriver:
         eio = self.eio
         if eio is None or (volatile and not eio.writable):
             return
+        out = self.core.deliver(sid, messages)
+        if self.listener is not None:  # admin hook
+            self.listener.on_packets_out(out)
         try:
-            for message in self.core.deliver(sid, messages):
+            for message in out:
                 eio.send(message)
         except SessionClosed as exc:  # the client is leaving
             logger.debug("x %s: %s", self.eio_sid, exc)
@@ -211,6 +223,8 @@ class ServerSessionDriver:
         eio = self.eio
         if eio is None:
             return
+        if self.listener is not None:  # admin hook
+            self.listener.on_packets_out(messages)
         try:
             for message in messages:
                 eio.send(message)

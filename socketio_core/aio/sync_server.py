@@ -39,13 +39,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..options import server_options
 from ..reasons import Reason
 from .dropin import AsyncServer, engineio_option_names
 from .loop_thread import LoopThread
 from .namespace import Namespace as AsyncNamespace
+
+if TYPE_CHECKING:
+    from ..admin import Mode
+    from .admin import AdminInstrument
 
 __all__ = ["Namespace", "Server"]
 
@@ -174,9 +178,24 @@ class Server:
             namespace_handler.sync_server = self
         self.async_server.register_namespace(namespace_handler)
 
-    def instrument(self, *args: Any, **kwargs: Any) -> None:
-        """Admin UI instrumentation: not implemented (see :meth:`AsyncServer.instrument`)."""
-        self.async_server.instrument(*args, **kwargs)
+    def instrument(
+        self,
+        auth: Any = None,
+        mode: Mode = "development",
+        read_only: bool = False,
+        server_id: str | None = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2,
+    ) -> AdminInstrument:
+        """The Socket.IO Admin UI (python-socketio's signature), set up on the loop; see
+        :meth:`socketio_core.aio.AsyncServer.instrument`."""
+
+        async def make() -> AdminInstrument:
+            return self.async_server.instrument(
+                auth, mode, read_only, server_id, namespace, server_stats_interval
+            )
+
+        return self.loop_thread.run(make())
 
     # -------------------------------------------------------------- thread hopping
 
