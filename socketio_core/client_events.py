@@ -77,6 +77,9 @@ class NamespaceConnected:
 
     namespace: str
     sid: str
+    #: Connection state recovery: the server restored the session (same sid, rooms, data)
+    #: and replays the events missed meanwhile.
+    recovered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,11 @@ class NamespaceRecord:
     #: Events the server sent before its CONNECT reply (python-socketio sends what a
     #: ``connect`` handler emits at once): delivered right after the CONNECT, in order.
     early: list[EventReceived] = field(default_factory=list)
+    #: Connection state recovery: the server's pid (None while it is off), the offset of the
+    #: last event received, and whether the last CONNECT recovered the session.
+    pid: str | None = None
+    offset: str | None = None
+    recovered: bool = False
 
     def move(self, state: NamespaceState) -> None:
         """Change state, refusing what the table forbids."""

@@ -165,6 +165,12 @@ class ClientSession:
             return None
         return record.sid
 
+    def recovered(self, namespace: str) -> bool:
+        """Whether the last CONNECT of ``namespace`` recovered its session (connection
+        state recovery: same sid and rooms, missed events replayed)."""
+        record = self._namespaces.get(namespace)
+        return record is not None and record.recovered
+
     def connected_namespaces(self) -> dict[str, str]:
         """The connected namespaces and their sids."""
         return {
@@ -235,8 +241,14 @@ class ClientSession:
         """
         if self._decoder is None:
             raise LocalProtocolError("no open transport")
-        packet = Packet(PacketType.CONNECT, Namespace(namespace), auth)
         record = self._namespaces.setdefault(namespace, NamespaceRecord())
+        if record.pid is not None:
+            # Connection state recovery (socket.io-client): pid and last offset, then auth.
+            recover: dict[str, Any] = {"pid": record.pid}
+            if record.offset is not None:
+                recover["offset"] = record.offset
+            auth = {**recover, **auth} if isinstance(auth, dict) else recover
+        packet = Packet(PacketType.CONNECT, Namespace(namespace), auth)
         record.move(NamespaceState.CONNECTING)
         self._send(packet)
 
@@ -412,7 +424,14 @@ class ClientSession:
                 return
             record.move(NamespaceState.CONNECTED)
             record.sid = sid
-            self._events.append(NamespaceConnected(name, sid))
+            pid = packet.data.get("pid")
+            pid = pid if isinstance(pid, str) else None
+            record.recovered = pid is not None and pid == record.pid
+            if not record.recovered:
+                record.offset = None
+                # Not recovered: what arrived early belongs to a new session (no offsets).
+            record.pid = pid
+            self._events.append(NamespaceConnected(name, sid, record.recovered))
             self._events.extend(record.early)
             record.early.clear()
             # Flush what was emitted while disconnected (socket.io-client emitBuffered).
@@ -433,14 +452,25 @@ class ClientSession:
                 self._events.append(NamespaceDisconnected(name, SERVER_DISCONNECT))
                 self._drop_namespace(name, record, NotConnected("server disconnect"))
         elif record.state is NamespaceState.CONNECTED:  # EVENT, BINARY_EVENT
-            self._events.append(EventReceived(name, packet.data[0], packet.data[1:], packet.id))
+            self._events.append(self._event(record, packet))
         elif record.state is NamespaceState.CONNECTING:
             # python-socketio sends what its ``connect`` handler emits before the CONNECT
             # reply; Node's client delivers it, so do we: right after the CONNECT, in order.
             if len(record.early) >= self.max_early_events:
                 self._violation(f"over {self.max_early_events} events before CONNECT on {name}")
                 return
-            record.early.append(EventReceived(name, packet.data[0], packet.data[1:], packet.id))
+            record.early.append(self._event(record, packet))
+
+    @staticmethod
+    def _event(record: NamespaceRecord, packet: Packet) -> EventReceived:
+        """The event of an EVENT packet; with connection state recovery on, its last
+        argument, a string, is the offset (Node's server appends it to every event sent
+        without an ack id): it is remembered and taken off."""
+        data = packet.data
+        args = data[1:]
+        if record.pid is not None and packet.id is None and args and isinstance(args[-1], str):
+            record.offset = args.pop()
+        return EventReceived(packet.namespace, data[0], args, packet.id)
 
     def _resolve(self, namespace: str, ack_id: int | None, args: list[Any], now: float) -> None:
         """Match an ACK to its emit."""

@@ -347,6 +347,20 @@ class ServerSession:
         if held:
             self._out.extend(held)
 
+    def rename(self, sid: str, new_sid: str) -> None:
+        """Give a CONNECTING socket another sid (a recovered socket takes its old sid back).
+
+        Raises:
+            NotConnected: the socket is gone.
+            LocalProtocolError: it was accepted already, or ``new_sid`` is taken here.
+        """
+        socket = self._socket(sid)
+        if socket.state is not SocketState.CONNECTING or self._find(new_sid) is not None:
+            raise LocalProtocolError(f"socket {sid} cannot be renamed to {new_sid}")
+        socket.sid = new_sid
+        for pending in socket.acks.values():
+            pending.sid = new_sid
+
     def refuse(self, sid: str, data: dict[str, Any] | None = None) -> None:
         """Refuse socket ``sid``: CONNECT_ERROR ``data`` while it is CONNECTING, DISCONNECT
         once accepted; what was held is dropped and its pending acks fail.

@@ -20,9 +20,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..exceptions import MissingDependency
+from ..recovery import RecoveryOptions
 from .aiopika_forwarding import AmqpForwardLink
 from .forwarder import ForwardLink
 from .forwarding_manager import ForwardingPubSubManager
+from .recovery_backends import RecoveryBackend
 
 __all__ = ["AsyncAioPikaManager"]
 
@@ -49,6 +51,18 @@ class AsyncAioPikaManager(ForwardingPubSubManager):
     """
 
     name = "amqp"
+
+    def make_recovery_backend(self, options: RecoveryOptions, epoch: str) -> RecoveryBackend:
+        """Not with RabbitMQ: a fanout exchange keeps nothing (a missed packet is gone), and a
+        process-local store would miss what other processes emit; see docs/recovery.md.
+
+        Raises:
+            ValueError: always.
+        """
+        raise ValueError(
+            "connection_state_recovery needs a shared store: use AsyncRedisManager "
+            "(or the in-memory manager in one process); RabbitMQ is not supported"
+        )
 
     def __init__(
         self,

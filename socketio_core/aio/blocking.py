@@ -146,6 +146,12 @@ class Client:
         """The sid in the default namespace, while connected to it."""
         return self._async.sid
 
+    @property
+    def recovered(self) -> bool:
+        """Whether the last connection to ``"/"`` recovered its session (see
+        :attr:`AsyncClient.recovered <socketio_core.aio.client.AsyncClient.recovered>`)."""
+        return self._async.recovered
+
     def get_sid(self, namespace: str | None = None) -> str | None:
         """The sid in ``namespace`` (default ``"/"``)."""
         return self._async.get_sid(namespace)

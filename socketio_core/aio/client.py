@@ -205,6 +205,17 @@ class AsyncClient:
         """The sid in the default namespace, while connected to it."""
         return self._session.sid("/")
 
+    @property
+    def recovered(self) -> bool:
+        """Whether the last connection to the default namespace recovered its session
+        (the server's ``connection_state_recovery``: same sid, rooms and data, and the events
+        missed while away delivered, in order, once). Node's ``socket.recovered``."""
+        return self._session.recovered("/")
+
+    def is_recovered(self, namespace: str | None = None) -> bool:
+        """:attr:`recovered` for ``namespace`` (default ``"/"``)."""
+        return self._session.recovered(namespace or "/")
+
     def get_sid(self, namespace: str | None = None) -> str | None:
         """The sid in ``namespace`` (default ``"/"``), while connected to it."""
         return self._session.sid(namespace or "/")

@@ -38,6 +38,7 @@ from ..args import as_args
 from ..exceptions import ConnectionRefused, NotConnected, SocketIOError
 from ..packet import Packet
 from ..parsers import Parser
+from ..recovery import RECOVERABLE_REASONS, RecoveryOptions, Refused, Restored, SessionRecord
 from ..server_events import (
     SERVER_NAMESPACE_DISCONNECT,
     AckFailed,
@@ -73,11 +74,40 @@ class Membership(Protocol):
     def disconnect(self, namespace: str, sid: str) -> None:
         """A socket of this process disconnected."""
 
+    def rooms(self, namespace: str, sid: str) -> list[str]:
+        """The rooms of a local socket."""
+
+    def rejoin(self, namespace: str, sid: str, rooms: Sequence[str]) -> None:
+        """Put a recovered local socket back in its rooms."""
+
+    def recovery_head(self) -> int:
+        """The recovery log's position of the next packet."""
+
+    async def persist_session(self, session: SessionRecord) -> None:
+        """Keep a socket that left abnormally for the recovery window."""
+
+    async def restore_session(self, namespace: str, pid: Any, offset: Any) -> Restored | Refused:
+        """Take back a session and the messages it missed."""
+
 
 class SocketContext:
     """What the application keeps of one socket: its connection, session, data and auth."""
 
-    __slots__ = ("accepted", "auth", "conn", "connected_at", "data", "namespace", "session", "sid")
+    __slots__ = (
+        "accepted",
+        "alias",
+        "auth",
+        "conn",
+        "connected_at",
+        "data",
+        "namespace",
+        "pid",
+        "recovered",
+        "recovery_failure",
+        "session",
+        "sid",
+        "since",
+    )
 
     def __init__(self, sid: str, namespace: str, conn: ServerSessionDriver, auth: Any) -> None:
         self.sid = sid
@@ -88,6 +118,12 @@ class SocketContext:
         self.data: dict[str, Any] = {}
         self.connected_at = time.time()
         self.accepted = False  # the application accepted it and has not seen it leave
+        # Connection state recovery (None / False while it is off).
+        self.pid: str | None = None
+        self.since = 0
+        self.recovered = False
+        self.recovery_failure: str | None = None  # why a recovery attempt failed
+        self.alias: str | None = None  # the core's first sid of a recovered socket
 
     @property
     def handshake(self) -> dict[str, Any]:
@@ -136,6 +172,7 @@ class Dispatcher:
         connect_timeout: float = 45.0,
         always_connect: bool = False,
         async_handlers: bool = False,
+        recovery: RecoveryOptions | None = None,
     ) -> None:
         self.parser = parser
         self.registry = registry
@@ -153,6 +190,8 @@ class Dispatcher:
         self.listener: ServerListener | None = None
         self.connections: dict[str, ServerSessionDriver] = {}
         self.sockets: dict[str, SocketContext] = {}
+        self.recovery = recovery
+        self.aliases: dict[str, str] = {}  # first sid -> recovered sid (see _recover)
 
     # ------------------------------------------------------------ Engine.IO events
 
@@ -210,19 +249,32 @@ class Dispatcher:
                 conn.close()
 
     async def _connect(self, conn: ServerSessionDriver, request: ConnectRequested) -> None:
-        sid, namespace = request.sid, request.namespace
-        ctx = SocketContext(sid, namespace, conn, request.auth)
-        self.sockets[sid] = ctx
-        self.membership.connect(namespace, sid)
+        if self.recovery is not None:
+            ctx = await self._recover(conn, request)
+            if ctx is None:
+                return
+            sid, namespace = ctx.sid, ctx.namespace
+        else:
+            sid, namespace = request.sid, request.namespace
+            ctx = SocketContext(sid, namespace, conn, request.auth)
+            self.sockets[sid] = ctx
+            self.membership.connect(namespace, sid)
+        hello = None if ctx.pid is None else {"pid": ctx.pid}
         if self.always_connect:
-            self._accept(conn, ctx)
+            self._accept(conn, ctx, hello)
         refusal: ConnectionRefused | None = None
+        environ = conn.environ
+        if self.recovery is not None:
+            environ = dict(environ)
+            environ["socketio.recovered"] = ctx.recovered
+            environ["socketio.recovery_failure"] = ctx.recovery_failure
+        skip = ctx.recovered and self.recovery is not None and self.recovery.skip_middlewares
         try:
-            for scope, middleware in self.middlewares:
+            for scope, middleware in () if skip else self.middlewares:
                 if scope is None or scope == namespace:
-                    await _maybe_await(middleware(sid, conn.environ, request.auth))
+                    await _maybe_await(middleware(sid, environ, request.auth))
             handler, args = self.registry.resolve(
-                "connect", namespace, (sid, conn.environ, request.auth)
+                "connect", namespace, (sid, environ, request.auth)
             )
             if handler is not None and await _maybe_await(handler(*args)) is False:
                 refusal = ConnectionRefused()
@@ -235,7 +287,7 @@ class Dispatcher:
             return  # the application disconnected it meanwhile (the core refused it then)
         if refusal is None:
             if not ctx.accepted:
-                self._accept(conn, ctx)
+                self._accept(conn, ctx, hello)
             if ctx.accepted:
                 logger.info("= %s connected to %s as %s", conn.eio_sid, namespace, sid)
             return  # not accepted: the client left; its SocketDisconnected is queued
@@ -243,14 +295,73 @@ class Dispatcher:
         self._forget(ctx, SERVER_NAMESPACE_DISCONNECT)
         conn.refuse(sid, refusal.error_args)
 
-    def _accept(self, conn: ServerSessionDriver, ctx: SocketContext) -> None:
-        """Accept a CONNECTING socket (its CONNECT reply goes out now)."""
-        ctx.accepted = conn.accept(ctx.sid)
+    def _accept(
+        self, conn: ServerSessionDriver, ctx: SocketContext, hello: dict[str, Any] | None = None
+    ) -> None:
+        """Accept a CONNECTING socket (its CONNECT reply, with ``hello``, goes out now)."""
+        ctx.accepted = conn.accept(ctx.sid, hello)
         if ctx.accepted and self.listener is not None:  # admin hook
             self.listener.on_connect(ctx.namespace, ctx.sid, conn.eio_sid)
 
+    async def _recover(
+        self, conn: ServerSessionDriver, request: ConnectRequested
+    ) -> SocketContext | None:
+        """The socket of a CONNECT, recovered when it carries a valid pid and offset.
+
+        A recovered socket takes its old sid (the core's socket is renamed), pid, rooms,
+        session and data, and the messages it missed are held in the core, in order, ahead of
+        anything sent to it from now on (they go right after the CONNECT reply).
+        """
+        sid, namespace, auth = request.sid, request.namespace, request.auth
+        failure: str | None = None
+        result: Restored | Refused | None = None
+        if isinstance(auth, dict) and "pid" in auth:
+            result = await self.membership.restore_session(
+                namespace, auth.get("pid"), auth.get("offset")
+            )
+        if isinstance(result, Restored):
+            old = result.session
+            if old.sid in self.sockets:
+                failure = "sid in use"
+            else:
+                try:
+                    conn.core.rename(sid, old.sid)
+                except NotConnected:  # the client left meanwhile: keep the session
+                    await self.membership.persist_session(old)
+                    return None
+                self.aliases[sid] = old.sid
+                ctx = SocketContext(old.sid, namespace, conn, auth)
+                ctx.alias = sid
+                ctx.pid, ctx.since, ctx.recovered = old.pid, old.since, True
+                ctx.session = old.state.get("session", {})
+                ctx.data = old.state.get("data", {})
+                for messages in result.missed:
+                    conn.deliver(old.sid, messages)
+                self.sockets[old.sid] = ctx
+                self.membership.connect(namespace, old.sid)
+                self.membership.rejoin(namespace, old.sid, old.rooms)
+                logger.info(
+                    "= %s recovered %s (%d missed)", conn.eio_sid, old.sid, len(result.missed)
+                )
+                return ctx
+        elif isinstance(result, Refused):
+            failure = result.reason
+        ctx = SocketContext(sid, namespace, conn, auth)
+        ctx.pid, ctx.since, ctx.recovery_failure = (
+            new_sid(),
+            self.membership.recovery_head(),
+            failure,
+        )
+        if failure is not None:
+            logger.info("! %s: no recovery (%s)", conn.eio_sid, failure)
+        self.sockets[sid] = ctx
+        self.membership.connect(namespace, sid)
+        return ctx
+
     async def _event(self, conn: ServerSessionDriver, event: EventReceived) -> None:
         sid = event.sid
+        if self.aliases:
+            sid = self.aliases.get(sid, sid)
         ctx = self.sockets.get(sid)
         if ctx is None or not ctx.accepted:
             logger.debug("< %s: event for a socket not connected dropped", sid)
@@ -283,7 +394,19 @@ class Dispatcher:
         ctx = self.sockets.get(event.sid)
         if ctx is None:
             return
-        self._forget(ctx, event.reason)
+        if (
+            self.recovery is not None
+            and ctx.accepted
+            and ctx.pid is not None
+            and event.reason in RECOVERABLE_REASONS
+        ):
+            rooms = tuple(self.membership.rooms(ctx.namespace, ctx.sid))
+            self._forget(ctx, event.reason)
+            state = {"session": ctx.session, "data": ctx.data}
+            record = SessionRecord(ctx.sid, ctx.pid, ctx.namespace, rooms, state, ctx.since)
+            await self.membership.persist_session(record)
+        else:
+            self._forget(ctx, event.reason)
         if ctx.accepted:
             await self._run_disconnect_handler(ctx, event.reason)
         logger.info("x %s left %s: %s", ctx.sid, ctx.namespace, event.reason)
@@ -300,6 +423,8 @@ class Dispatcher:
         if self.sockets.get(ctx.sid) is ctx:
             del self.sockets[ctx.sid]
             self.membership.disconnect(ctx.namespace, ctx.sid)
+            if ctx.alias is not None:
+                self.aliases.pop(ctx.alias, None)
             if ctx.accepted and self.listener is not None:  # admin hook
                 self.listener.on_disconnect(ctx.namespace, ctx.sid, reason)
 

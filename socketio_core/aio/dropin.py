@@ -81,6 +81,7 @@ class AsyncServer(NativeAsyncServer):
         async_handlers: bool = False,
         always_connect: bool = False,
         namespaces: Any = None,
+        connection_state_recovery: Any = None,
         **kwargs: Any,
     ) -> None:
         self.async_mode, options = server_options(
@@ -93,6 +94,7 @@ class AsyncServer(NativeAsyncServer):
             async_handlers=async_handlers,
             always_connect=always_connect,
             namespaces=namespaces,
+            connection_state_recovery=connection_state_recovery,
             **options,
         )
 

@@ -17,8 +17,10 @@ from typing import Any, Protocol
 from ..broadcast import BroadcastTarget
 from ..exceptions import NotConnected
 from ..parsers import Parser
+from ..recovery import RecoveryOptions, RecoveryStore, Refused, Restored, SessionRecord
 from ..rooms import RoomRegistry
 from .forwarder import RequestForwarder
+from .recovery_backends import LocalRecovery, RecoveryBackend
 
 __all__ = ["AsyncManager", "BroadcastTarget", "ManagerHost", "SocketInfo"]
 
@@ -94,6 +96,8 @@ class AsyncManager:
     def __init__(self) -> None:
         self.registry = RoomRegistry()
         self._server: ManagerHost | None = None
+        #: Connection state recovery (:mod:`socketio_core.recovery`), None while it is off.
+        self.recovery_backend: RecoveryBackend | None = None
 
     @property
     def server(self) -> ManagerHost:
@@ -106,11 +110,54 @@ class AsyncManager:
         """Called once by the server that owns this manager."""
         self._server = server
 
+    # ------------------------------------------------ connection state recovery
+
+    def enable_recovery(self, options: RecoveryOptions, epoch: str) -> None:
+        """Keep disconnected sessions and their missed packets (the server calls this when
+        ``connection_state_recovery`` is on), in :meth:`make_recovery_backend`'s backend."""
+        self.recovery_backend = self.make_recovery_backend(options, epoch)
+
+    def make_recovery_backend(self, options: RecoveryOptions, epoch: str) -> RecoveryBackend:
+        """The seam: where sessions and packets are kept (here: this process's memory).
+        A manager shared by several processes returns a shared backend."""
+        return LocalRecovery(options, epoch)
+
+    @property
+    def recovery(self) -> RecoveryStore | None:
+        """The in-memory recovery store (None when recovery is off or kept elsewhere)."""
+        backend = self.recovery_backend
+        return backend.store if isinstance(backend, LocalRecovery) else None
+
+    def record(
+        self, target: BroadcastTarget, encode: Callable[[str], Sequence[str | bytes]]
+    ) -> Sequence[str | bytes]:
+        """Give a packet for ``target`` its offset and keep it; its encoded messages."""
+        if self.recovery_backend is None:
+            raise RuntimeError("connection state recovery is off")
+        return self.recovery_backend.record(target, encode)
+
+    async def persist_session(self, session: SessionRecord) -> None:
+        """Keep a socket that left abnormally for the recovery window."""
+        if self.recovery_backend is not None:
+            await self.recovery_backend.persist(session)
+
+    async def restore_session(self, namespace: str, pid: Any, offset: Any) -> Restored | Refused:
+        """Take back a session and the messages it missed (see :class:`RecoveryStore`)."""
+        if self.recovery_backend is None:
+            return Refused("recovery is off")
+        return await self.recovery_backend.restore(namespace, pid, offset)
+
+    async def close_recovery(self) -> None:
+        """Stop the recovery backend's timer and connections."""
+        if self.recovery_backend is not None:
+            await self.recovery_backend.close()
+
     async def start(self) -> None:
         """Start background work (a pub/sub listener); nothing to do in memory."""
 
     async def stop(self) -> None:
         """Stop background work."""
+        await self.close_recovery()
 
     # --------------------------------------------------------- local membership
 
@@ -129,6 +176,16 @@ class AsyncManager:
     def rooms(self, namespace: str, sid: str) -> list[str]:
         """The rooms of a local socket."""
         return self.registry.rooms_of(namespace, sid)
+
+    def rejoin(self, namespace: str, sid: str, rooms: Sequence[str]) -> None:
+        """Put a recovered local socket back in its rooms."""
+        for room in rooms:
+            if room != sid:
+                self.registry.enter(namespace, sid, room)
+
+    def recovery_head(self) -> int:
+        """The recovery log's position of the next packet (a new socket's ``since``)."""
+        return 0 if self.recovery_backend is None else self.recovery_backend.head()
 
     def select(self, target: BroadcastTarget) -> list[str]:
         """The local sids an operation reaches."""

@@ -20,8 +20,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import MissingDependency
+from ..recovery import RecoveryOptions
 from .forwarder import ForwardLink
 from .forwarding_manager import ForwardingPubSubManager
+from .recovery_backends import RecoveryBackend
 from .redis_forwarding import RedisForwardLink
 
 __all__ = ["AsyncRedisManager", "parse_sentinel_url"]
@@ -182,8 +184,18 @@ class AsyncRedisManager(ForwardingPubSubManager):
             finally:
                 await client.aclose()
 
+    def make_recovery_backend(self, options: RecoveryOptions, epoch: str) -> RecoveryBackend:
+        """Connection state recovery in Redis (:mod:`socketio_core.aio.redis_recovery`): a
+        client recovers on any process of the cluster."""
+        from .redis_recovery import RedisRecovery  # noqa: PLC0415 (only when recovery is on)
+
+        return RedisRecovery(self._client(), f"{self.channel}:recovery", options, epoch)
+
     async def _close(self) -> None:
         try:
             await self._reset_publisher()
         finally:
-            await self._close_subscriber()
+            try:
+                await self._close_subscriber()
+            finally:
+                await self.close_recovery()

@@ -78,6 +78,14 @@ class Router:
         """Emit to the sockets of ``target``, at the call; see :meth:`AsyncServer.emit`."""
         args = as_args(data)
         if callback is None:
+            if self.manager.recovery_backend is not None and not target.volatile:
+                # Connection state recovery: the offset is the last argument (as Node's).
+                def encode(offset: str) -> list[str | bytes]:
+                    return self.parser.encode(
+                        Packet.event([event, *args, offset], namespace=target.namespace)
+                    )
+
+                return self.act(self.manager.emit(target, self.manager.record(target, encode)))
             packet = Packet.event([event, *args], namespace=target.namespace)
             return self.act(self.manager.emit(target, self.parser.encode(packet)))
         single = self._single_socket(target)

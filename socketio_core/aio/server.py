@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from ..broadcast import BroadcastTarget, names
 from ..exceptions import NotConnected
 from ..packet import DEFAULT_NAMESPACE
 from ..parsers import JsonParser, MsgpackParser, Parser
+from ..recovery import RecoveryOptions
 from .dispatch import Dispatcher, SocketContext
 from .eager import done
 from .handlers import Handler, HandlerRegistry
@@ -96,6 +98,7 @@ class AsyncServer:
         connect_timeout: float = 45.0,
         max_attachments: int = 10,
         max_attachment_bytes: int = 1_000_000,
+        connection_state_recovery: bool | dict[str, Any] | RecoveryOptions | None = None,
         **engineio_options: Any,
     ) -> None:
         if serializer == "default":
@@ -113,6 +116,9 @@ class AsyncServer:
         self.eio = EngineIOServer(**engineio_options)
         self.manager = client_manager if client_manager is not None else AsyncManager()
         self.manager.attach(self)
+        recovery = RecoveryOptions.from_option(connection_state_recovery)
+        if recovery is not None:
+            self.manager.enable_recovery(recovery, secrets.token_hex(4) + "-")
         self.registry = HandlerRegistry()
         self.accepted_namespaces = namespaces
         self.middlewares: list[tuple[str | None, Middleware]] = []
@@ -133,6 +139,7 @@ class AsyncServer:
             connect_timeout=connect_timeout,
             always_connect=always_connect,
             async_handlers=async_handlers,
+            recovery=recovery,
         )
         self.router = Router(self.dispatcher, self.manager, self.parser, self._spawn)
         self.eio.message_hook = self.dispatcher.on_eio_message
@@ -550,6 +557,16 @@ class AsyncServer:
         session = await self.get_session(sid, namespace)
         yield session
         await self.save_session(sid, session, namespace)
+
+    def recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """Whether socket ``sid`` was recovered (connection state recovery): same sid, rooms,
+        session and data as before its disconnection, and the packets it missed replayed."""
+        return self._socket(sid, namespace).recovered
+
+    def recovery_failure(self, sid: str, namespace: str | None = None) -> str | None:
+        """Why socket ``sid`` was not recovered although its client asked (``unknown pid``,
+        ``expired``, ``unknown offset``, ``invalid pid or offset``), or None."""
+        return self._socket(sid, namespace).recovery_failure
 
     def get_environ(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
         """The WSGI-style environ of the client's handshake request."""

@@ -147,11 +147,12 @@ class ServerSessionDriver:
 
     # ----------------------------------------------------------- application decisions
 
-    def accept(self, sid: str) -> bool:
-        """Accept a CONNECTING socket; False when it is gone meanwhile."""
+    def accept(self, sid: str, data: dict[str, Any] | None = None) -> bool:
+        """Accept a CONNECTING socket (``data`` joins the sid in the CONNECT reply); False
+        when it is gone meanwhile."""
         if self.core.state(sid) is not SocketState.CONNECTING:
             return False
-        self.core.accept(sid)
+        self.core.accept(sid, data)
         self.pump()
         return True
 

@@ -98,6 +98,7 @@ class Server:
         namespaces: Any = None,
         *,
         handler_threads: int = 64,
+        connection_state_recovery: Any = None,
         **kwargs: Any,
     ) -> None:
         self.async_mode, options = server_options(
@@ -116,6 +117,7 @@ class Server:
                 async_handlers,
                 always_connect,
                 namespaces,
+                connection_state_recovery=connection_state_recovery,
                 **options,
             )
 
