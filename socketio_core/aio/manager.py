@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engineio_core.aio.server import AsyncServer as EngineIOServer
+
 from ..broadcast import BroadcastTarget
 from ..exceptions import NotConnected
 from ..parsers import Parser
@@ -109,6 +111,14 @@ class AsyncManager:
     def attach(self, server: ManagerHost) -> None:
         """Called once by the server that owns this manager."""
         self._server = server
+
+    def forward_requests_of(self, eio: EngineIOServer) -> None:
+        """Called once by the server: hand the request forwarding of a pub/sub manager
+        (``forward_requests=True``) to its Engine.IO server; nothing to do otherwise."""
+        if self.remote_sessions is not None:
+            config = eio.session_config
+            self.remote_sessions.bind(eio.handle_http, config.ping_interval + config.ping_timeout)
+            eio.remote_sessions = self.remote_sessions
 
     # ------------------------------------------------ connection state recovery
 

@@ -145,11 +145,7 @@ class AsyncServer:
         self.eio.message_hook = self.dispatcher.on_eio_message
         self.eio.on("connect", self._on_eio_connect)
         self.eio.on("disconnect", self.dispatcher.on_eio_disconnect)
-        remote = self.manager.remote_sessions
-        if remote is not None:  # no sticky sessions: docs/scaling.md
-            config = self.eio.session_config
-            remote.bind(self.eio.handle_http, config.ping_interval + config.ping_timeout)
-            self.eio.remote_sessions = remote
+        self.manager.forward_requests_of(self.eio)  # no sticky sessions: docs/scaling.md
 
     @property
     def async_handlers(self) -> bool:
