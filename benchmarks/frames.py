@@ -20,6 +20,9 @@ What is measured, for payloads of 16 B, 125 B, 1 KiB, 64 KiB and 1 MiB, masked a
 * **serialize**: one binary frame from a payload. Masked frames draw a fresh key from
   ``os.urandom(4)`` (wsproto does the same, websockets uses ``secrets.token_bytes(4)``). Ours
   returns ``(header, payload)`` for ``writelines``; the ``ours+join`` row joins them.
+* **protocol** (last table, from ``frames_protocol.py``): masked client frames of 16 B to
+  1 KiB through a whole server-side protocol object, bytes in and message events out: our
+  ``websocket.protocol.Protocol`` against picows's ``WSProtocol`` (Cython).
 * **mask**: raw masking throughput of ours ``apply_mask`` (C, and pure Python as ``ours (py)``),
   websockets' pure-Python ``utils.apply_mask`` and C ``speedups.apply_mask``, wsproto's
   ``XorMaskerSimple``, and a plain ``bytes`` copy of the same size as the ceiling.
@@ -119,12 +122,12 @@ def pure_python(func: Callable[[], object]) -> Callable[[], object]:
     """``func`` with the speedup seam of websocket.frames emptied: the pure-Python reference."""
 
     def run() -> object:
-        saved = our_frames._c_apply_mask, our_frames._c_unmask_at
-        our_frames._c_apply_mask = our_frames._c_unmask_at = None
+        saved = our_frames._c_apply_mask, our_frames._c_unmask_at, our_frames._c_simple_frames
+        our_frames._c_apply_mask = our_frames._c_unmask_at = our_frames._c_simple_frames = None
         try:
             return func()
         finally:
-            our_frames._c_apply_mask, our_frames._c_unmask_at = saved
+            our_frames._c_apply_mask, our_frames._c_unmask_at, our_frames._c_simple_frames = saved
 
     return run
 
@@ -428,6 +431,15 @@ def main() -> None:
     print()
     for who in ("ours", "ours (py)") if ours_c else ("ours",):
         print_targets(who, results, ceilings)
+    print()
+    print("Frames through a whole protocol object (masked client frames, bytes in, messages out;")
+    print("see benchmarks/frames_protocol.py), ours against picows:")
+    print()
+    import asyncio  # noqa: PLC0415
+
+    import frames_protocol  # noqa: PLC0415
+
+    asyncio.run(frames_protocol.main_async(args.quick))
     print()
     print(f"Total run time: {time.perf_counter() - started:.1f} s")
 

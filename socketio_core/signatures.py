@@ -1,5 +1,8 @@
 """Handler signatures, checked once: how many positional arguments a handler takes.
 
+Written once for the whole package: the server's handlers (:func:`check_handler`,
+:func:`fit_server_event`) and the client's own events (:func:`fit_client_event`).
+
 python-socketio lets a ``connect`` handler take ``(sid, environ)`` or ``(sid, environ,
 auth)``, and a ``disconnect`` handler ``(sid)`` or ``(sid, reason)``. The signature is read
 once, when the handler is registered (:func:`check_handler`), and the call then passes what
@@ -13,7 +16,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["SERVER_EVENTS", "check_handler", "fit_server_event", "positional_count"]
+__all__ = [
+    "SERVER_EVENTS",
+    "check_handler",
+    "fit_client_event",
+    "fit_server_event",
+    "positional_count",
+]
 
 #: Events the server raises itself; a client can never trigger them (see packet.RESERVED_EVENTS).
 SERVER_EVENTS: Final = frozenset({"connect", "disconnect"})
@@ -73,3 +82,34 @@ def fit_server_event(
     if count < full:
         return args[: max(count, full - 1)]
     return args
+
+
+def fit_client_event(
+    func: Callable[..., Any], event: str, counts: tuple[int, ...], prefix: int
+) -> int:
+    """How many arguments to pass a handler of one of the client's own events.
+
+    Args:
+        func: the handler.
+        event: the event name (for the error message).
+        counts: the argument counts the event may pass, preferred first
+            (``disconnect``: ``(1, 0)``, the reason or nothing).
+        prefix: arguments passed before the usual ones (a catch-all's namespace).
+
+    Returns:
+        ``prefix`` plus the first count of ``counts`` the handler accepts.
+
+    Raises:
+        TypeError: it accepts none of them.
+    """
+    try:
+        signature = inspect.signature(func)
+    except ValueError:  # no signature (a builtin): trust it
+        return prefix + counts[0]
+    for count in counts:
+        try:
+            signature.bind(*range(prefix + count))
+        except TypeError:
+            continue
+        return prefix + count
+    raise TypeError(f"a {event} handler must take {prefix + counts[0]} argument(s)")

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:class:`websocket.protocol.Connection` parses whole frames; a :class:`MessageAssembler` turns
+:class:`websocket.protocol.Protocol` parses whole frames; a :class:`MessageAssembler` turns
 them into messages. A message in one frame is decoded at once; the frames of a fragmented
 message are added one by one, each checked against the limits before it is kept
 (``max_fragments`` frames, ``max_buffered`` wire bytes, ``max_size`` bytes after inflation),

@@ -12,7 +12,7 @@ Negotiation happens once, in the opening handshake (RFC 7692 section 5):
   instance.
 
 :class:`PerMessageDeflate` then compresses and inflates message payloads for
-:class:`websocket.protocol.Connection`; it satisfies
+:class:`websocket.protocol.Protocol`; it satisfies
 :class:`~websocket.protocol.MessageCompressor`.
 Each side has a *local* window and context-takeover setting (for what it compresses) and a
 *remote* one (for what it inflates); ``is_server`` decides which of the negotiated ``server_*`` and

@@ -1,4 +1,4 @@
-"""Events that :class:`websocket.protocol.Connection` reports to its I/O layer."""
+"""Events that :class:`websocket.protocol.Protocol` reports to its I/O layer."""
 
 from __future__ import annotations
 

@@ -70,6 +70,8 @@ __all__ = [
     "parse_frame",
     "serialize_close",
     "serialize_frame",
+    "simple_frames",
+    "unmask_at",
 ]
 
 
@@ -150,6 +152,7 @@ _VIEW_MIN: Final = 8192
 # The seam for the C speedup (see "C speedup" above): None means the pure-Python reference.
 _c_apply_mask: Callable[[bytes | bytearray | memoryview, bytes], bytes] | None = None
 _c_unmask_at: Callable[[bytes | bytearray, int, int], bytes] | None = None
+_c_simple_frames: Callable[[bytearray, int, bool, int], tuple[list[bytes | str], int]] | None = None
 if not os.environ.get("WEBSOCKET_NO_SPEEDUPS"):
     try:
         from . import _speedups
@@ -158,6 +161,8 @@ if not os.environ.get("WEBSOCKET_NO_SPEEDUPS"):
     else:
         _c_apply_mask = _speedups.apply_mask
         _c_unmask_at = _speedups.unmask_at
+        # An extension built before simple_frames existed still serves the two above.
+        _c_simple_frames = getattr(_speedups, "simple_frames", None)
 
 
 def _mask_int(key: int, n: int) -> int:
@@ -186,6 +191,79 @@ def _unmask(data: bytes | bytearray | memoryview, key: int) -> bytes:
         # The chunk size is a multiple of 4, so the tail starts on a key boundary.
         parts.append(_unmask(view[stop:], key))
     return b"".join(parts)
+
+
+def unmask_at(buf: bytes | bytearray, head: int, length: int) -> bytes:
+    """The unmasked payload of ``length`` bytes whose 4-byte masking key is at ``buf[head]``.
+
+    The same bytes as :func:`parse_frame` returns for a masked frame; the caller has checked
+    that ``buf`` holds the key and the whole payload. Goes through the C speedup when built.
+    """
+    c_unmask_at = _c_unmask_at
+    if c_unmask_at is not None:
+        return c_unmask_at(buf, head, length)
+    start = head + 4
+    return _unmask(memoryview(buf)[start : start + length], _unpack_key(buf, head)[0])
+
+
+def simple_frames(
+    buf: bytearray, pos: int, mask_required: bool, max_size: int
+) -> tuple[list[bytes | str], int]:
+    """The messages of the whole, unfragmented data frames at ``buf[pos]`` (receive fast path).
+
+    Takes frames while each one is a complete text or binary frame with FIN set and no RSV bit,
+    masked exactly when ``mask_required`` (section 5.1), with a 7-bit or minimal 16-bit length
+    of at most ``max_size``, and, for text, valid UTF-8 (section 8.1). It stops before anything
+    else, without raising: the caller hands the rest to :func:`parse_frame`, which gives the
+    same payloads for these frames and owns every error. Goes through the C speedup when built.
+
+    Returns:
+        The messages (``bytes`` for binary, ``str`` for text) and where it stopped.
+    """
+    c_simple_frames = _c_simple_frames
+    if c_simple_frames is not None:
+        return c_simple_frames(buf, pos, mask_required, max_size)
+    messages: list[bytes | str] = []
+    append = messages.append
+    size = len(buf)
+    mask_bit = 0x80 if mask_required else 0
+    while size - pos >= 2:
+        b0 = buf[pos]
+        if b0 not in {0x82, 0x81}:  # FIN + BINARY, FIN + TEXT
+            break
+        b1 = buf[pos + 1]
+        if b1 & 0x80 != mask_bit:
+            break
+        length = b1 & 0x7F
+        head = pos + 2
+        if length > 125:
+            if length != 126 or size < pos + 4:
+                break
+            length = (buf[head] << 8) | buf[head + 1]
+            if length < 126:  # non-minimal: parse_frame fails the connection
+                break
+            head += 2
+        if length > max_size:
+            break
+        if mask_required:
+            end = head + 4 + length
+            if end > size:
+                break
+            payload = unmask_at(buf, head, length)
+        else:
+            end = head + length
+            if end > size:
+                break
+            payload = bytes(buf[head:end])
+        if b0 == 0x81:
+            try:
+                append(payload.decode("utf-8"))
+            except UnicodeDecodeError:
+                break  # parse_frame + the assembler raise InvalidUTF8 for it
+        else:
+            append(payload)
+        pos = end
+    return messages, pos
 
 
 class Frame(NamedTuple):

@@ -19,7 +19,7 @@ Client::
 
 After :class:`Accepted`, ``trailing_data`` holds the bytes that came after the HTTP head (the
 peer's first frames may share a TCP segment with it); they belong to
-:class:`websocket.protocol.Connection`.
+:class:`websocket.protocol.Protocol`.
 
 Rules this file keeps
 ---------------------

@@ -2,23 +2,23 @@
 
 Theory of operation
 -------------------
-A :class:`Connection` starts where the opening handshake ends (:mod:`websocket.handshake`) and
+A :class:`Protocol` starts where the opening handshake ends (:mod:`websocket.handshake`) and
 knows nothing about sockets or clocks. Its I/O layer drives it with four kinds of input:
 
-* :meth:`Connection.receive_data` with the bytes read from the transport, and
-  :meth:`Connection.receive_eof` when the transport reports end of file or is lost;
+* :meth:`Protocol.receive_data` with the bytes read from the transport, and
+  :meth:`Protocol.receive_eof` when the transport reports end of file or is lost;
 * ``send_*`` methods for what the application wants to send;
-* :meth:`Connection.on_timer` when the deadline from :meth:`Connection.next_deadline` is reached.
+* :meth:`Protocol.on_timer` when the deadline from :meth:`Protocol.next_deadline` is reached.
 
-It pulls two kinds of output: :meth:`Connection.events_received` (messages, pings, pongs, the
-peer's close frame) and :meth:`Connection.data_to_send` (byte chunks to write, in order). When
-:attr:`Connection.close_transport` turns true the I/O layer writes what is pending, then closes
+It pulls two kinds of output: :meth:`Protocol.events_received` (messages, pings, pongs, the
+peer's close frame) and :meth:`Protocol.data_to_send` (byte chunks to write, in order). When
+:attr:`Protocol.close_transport` turns true the I/O layer writes what is pending, then closes
 the TCP connection.
 
 Rules this file keeps
 ---------------------
 * Input methods never raise on bad peer input. A violation records the error in
-  :attr:`Connection.failure`, queues a close frame with the close code that RFC 6455 names for
+  :attr:`Protocol.failure`, queues a close frame with the close code that RFC 6455 names for
   it, asks for the transport to be closed, and ignores everything the peer sends afterwards
   (section 7.1.7, "_Fail the WebSocket Connection_").
 * Send methods raise :exc:`LocalProtocolError` when the state does not allow them.
@@ -26,7 +26,7 @@ Rules this file keeps
   decompression (and each frame before its payload is read), ``max_fragments`` the number of
   frames of a message, ``max_buffered`` the wire bytes held for an unfinished message.
 * Time enters only as ``now`` arguments. The keepalive ping, the pong timeout and the close
-  timeout are deadlines that :meth:`Connection.next_deadline` reports.
+  timeout are deadlines that :meth:`Protocol.next_deadline` reports.
 
 States::
 
@@ -39,8 +39,9 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
+import typing
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Final
 
 from .assembler import MessageAssembler
 from .events import CloseReceived, Event, Message, Ping, Pong
@@ -66,9 +67,10 @@ from .frames import (
     parse_frame,
     serialize_close,
     serialize_frame,
+    simple_frames,
 )
 
-__all__ = ["Connection", "MessageCompressor", "Role", "State"]
+__all__ = ["MessageCompressor", "Protocol", "Role", "State"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ _TRANSITIONS: Final[dict[State, frozenset[State]]] = {
 }
 
 
-class MessageCompressor(Protocol):
+class MessageCompressor(typing.Protocol):
     """What the connection needs from a negotiated permessage-deflate (RFC 7692) instance."""
 
     def should_compress(self, size: int) -> bool:
@@ -115,7 +117,7 @@ class MessageCompressor(Protocol):
         """Inflate one fragment of an incoming message, raising PayloadTooBig past ``max_size``."""
 
 
-class Connection:
+class Protocol:
     """One WebSocket connection after the opening handshake.
 
     Args:
@@ -274,8 +276,11 @@ class Connection:
         mask_required = not self._is_client
         allowed_rsv = self._allowed_rsv
         rx = self._rx
+        fast = not self.debug
         try:
             while True:
+                if fast and rx.opcode is None and not rx.validating:
+                    pos = self._simple_frames(buf, pos)
                 # A continuation may only bring what is left of the message's budget,
                 # checked on its header, before its payload is buffered.
                 parsed = parse_frame(
@@ -306,6 +311,20 @@ class Connection:
                 self._fail(exc, now)
         if pos:
             del buf[:pos]
+
+    def _simple_frames(self, buf: bytearray, pos: int) -> int:
+        """Take the common frames at ``buf[pos]`` in one call; returns where it stopped.
+
+        The receive fast path (:func:`websocket.frames.simple_frames`): whole, unfragmented
+        text or binary frames between messages. It stops at anything else (a control frame, a
+        fragment, a compressed or partial frame, a bad header, a text frame that is not UTF-8)
+        and leaves it to :func:`parse_frame` and :meth:`_handle_frame`, which give the same
+        result for these frames and own every error.
+        """
+        messages, pos = simple_frames(buf, pos, not self._is_client, self._rx.max_size)
+        if messages:
+            self._events.extend(map(Message, messages))
+        return pos
 
     @property
     def failure_pending(self) -> bool:

@@ -42,6 +42,7 @@ from websocket import ConnectionClosed, InvalidStatus, WebSocketError
 from websocket.aio import Connection as WebSocket
 from websocket.aio import ConnectionOptions
 from websocket.aio import connect as ws_connect
+from websocket.aio.timer import DeadlineTimer
 from websocket.deflate import DeflateOptions
 
 from ..client_handshake import Connected
@@ -131,7 +132,7 @@ class AsyncClient:
         self._upgrade_settled = asyncio.Event()
         self._done = asyncio.Event()
         self._done.set()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: DeadlineTimer | None = None  # made with the session (needs the loop)
         self._abort = False
 
     # -- handlers ------------------------------------------------------------------------------
@@ -393,14 +394,14 @@ class AsyncClient:
         self._schedule_timer(session.next_deadline())
 
     def _schedule_timer(self, deadline: float | None) -> None:
-        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
-            self._timer.cancel()
-            self._timer = None
-        if deadline is not None and self._timer is None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        timer = self._timer
+        if timer is None:
+            if deadline is None:
+                return
+            timer = self._timer = DeadlineTimer(asyncio.get_running_loop(), self._on_timer)
+        timer.set(deadline)
 
     def _on_timer(self) -> None:
-        self._timer = None
         if self._session is not None:
             self._session.on_timer(self._now())
             self._process()
@@ -532,7 +533,6 @@ class AsyncClient:
         """Cancel the I/O tasks and close the connections (the dispatcher is not touched)."""
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         current = asyncio.current_task()
         tasks = [t for k, t in self._tasks.items() if k != "dispatcher" and t is not current]
         for task in tasks:

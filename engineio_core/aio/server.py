@@ -21,8 +21,7 @@ import inspect
 import logging
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ..events import APPLICATION_JSON, HTTPResponse
 from ..exceptions import (
@@ -36,30 +35,17 @@ from ..exceptions import (
 )
 from ..handshake import SessionConfig, Sid, Transport, check_request, new_sid
 from ..request import HTTPRequest, compress_body, cors_headers, origin_allowed
+from .front import PreparedResponse, Respond
 from .session import SessionDriver
+from .standalone import StandaloneServer
 
-if TYPE_CHECKING:
-    from .standalone import StandaloneServer
-
-__all__ = ["AsyncServer", "PreparedResponse"]
+__all__ = ["AsyncServer", "PreparedResponse", "Respond"]
 
 logger = logging.getLogger(__name__)
 
 EventName = Literal["connect", "message", "disconnect"]
 Handler = Callable[..., Any]
 AllowRequest = Callable[[HTTPRequest], "bool | Awaitable[bool | None] | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedResponse:
-    """A complete HTTP response for a front door to write."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-Respond = Callable[[PreparedResponse], None]
 
 
 class RemoteSessions(Protocol):
@@ -233,8 +219,6 @@ class AsyncServer:
 
         Keyword arguments go to :class:`~engineio_core.aio.standalone.StandaloneServer`.
         """
-        from .standalone import StandaloneServer  # noqa: PLC0415 (a cycle otherwise)
-
         return StandaloneServer(self, host, port, engineio_path=engineio_path, ssl=ssl, **kwargs)
 
     async def serve(

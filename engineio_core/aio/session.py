@@ -11,7 +11,8 @@ to where it goes:
 * the response for a parked GET to the front door's responder callback;
 * WebSocket messages to the attached :class:`WebSocketTransport` (a synchronous write);
 * events to the application: messages and the final disconnect go through a per-session
-  inbox, drained by a task that exists only while the inbox is not empty, so a client's
+  :class:`~engineio_core.aio.inbox.OrderedInbox`, drained by a task that exists only while
+  the inbox is not empty, so a client's
   messages reach the handler in arrival order without blocking the reader that received
   them.
 
@@ -21,21 +22,21 @@ Nothing here parses or decides anything about the protocol: that is the core's j
 from __future__ import annotations
 
 import asyncio
-import collections
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
+
+from websocket.aio.timer import DeadlineTimer
 
 from ..events import Closed, HTTPResponse, MessageReceived, Upgraded
-from ..handshake import Sid, Transport
+from ..handshake import SessionConfig, Sid, Transport
 from ..packet import Packet
 from ..request import HTTPRequest
 from ..server_session import ServerSession
+from .inbox import OrderedInbox
 
-if TYPE_CHECKING:
-    from .server import AsyncServer
-
-__all__ = ["SessionDriver", "WebSocketTransport"]
+__all__ = ["SessionDriver", "SessionHost", "WebSocketTransport"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +60,36 @@ class WebSocketTransport(Protocol):
         """Bytes written but not yet taken by the peer."""
 
 
+class SessionHost(Protocol):
+    """What a session driver needs from the server that created it."""
+
+    @property
+    def session_config(self) -> SessionConfig:
+        """The settings every session core is made with."""
+
+    @property
+    def message_hook(self) -> Callable[[Sid, str | bytes], None] | None:
+        """A synchronous receiver of every message (the Socket.IO layer), or None."""
+
+    def forget(self, driver: SessionDriver) -> None:
+        """Drop a closed session from the table."""
+
+    def dispatch_message(self, driver: SessionDriver, data: object) -> Awaitable[None]:
+        """Run the ``message`` handler for one message of a session."""
+
+    def dispatch_disconnect(self, driver: SessionDriver, reason: object) -> Awaitable[None]:
+        """Run the ``disconnect`` handler once a session is closed."""
+
+
 class SessionDriver:
-    """Drives one session's core from asyncio; created by :class:`AsyncServer`."""
+    """Drives one session's core from asyncio; created by
+    :class:`~engineio_core.aio.server.AsyncServer` (its :class:`SessionHost`)."""
 
     __slots__ = (
         "__weakref__",
         "_inbox",
-        "_inbox_task",
         "_loop",
         "_timer",
-        "_timer_when",
         "core",
         "request",
         "responder",
@@ -78,7 +99,7 @@ class SessionDriver:
     )
 
     def __init__(
-        self, server: AsyncServer, sid: Sid, request: HTTPRequest, transport: Transport
+        self, server: SessionHost, sid: Sid, request: HTTPRequest, transport: Transport
     ) -> None:
         self.server = server
         self.sid = sid
@@ -89,11 +110,9 @@ class SessionDriver:
         )
         self.responder: Responder | None = None
         self.ws: WebSocketTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when: float | None = None
+        self._timer = DeadlineTimer(self._loop, self._on_timer)
         # Created when an event waits, dropped when drained: an idle session holds none.
-        self._inbox: collections.deque[Callable[[], Awaitable[None]]] | None = None
-        self._inbox_task: asyncio.Task[None] | None = None
+        self._inbox: OrderedInbox | None = None  # made on first use: an idle session holds none
 
     @property
     def writable(self) -> bool:
@@ -236,34 +255,12 @@ class SessionDriver:
     ) -> None:
         inbox = self._inbox
         if inbox is None:
-            inbox = self._inbox = collections.deque()
-        inbox.append(lambda: handler(self, arg))
-        if self._inbox_task is None:
-            self._inbox_task = self._loop.create_task(self._drain_inbox(inbox))
-
-    async def _drain_inbox(self, inbox: collections.deque[Callable[[], Awaitable[None]]]) -> None:
-        try:
-            while inbox:
-                await inbox.popleft()()
-        finally:
-            self._inbox_task = None
-            inbox.clear()  # empty, or cancelled with work left: nothing more runs from it
-            if self._inbox is inbox:
-                self._inbox = None
+            inbox = self._inbox = OrderedInbox(self.sid)
+        inbox.push(functools.partial(handler, self, arg))
 
     def _schedule_timer(self) -> None:
-        deadline = self.core.next_deadline()
-        if deadline == self._timer_when:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_when = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer.set(self.core.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_when = None
         self.core.on_timer(self._loop.time())
         self.pump()

@@ -38,7 +38,7 @@ import urllib.parse
 from collections.abc import Callable, Coroutine, Generator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import h11
 
@@ -53,10 +53,10 @@ from websocket.protocol import Role
 
 from ..request import HTTPRequest
 from ..static import StaticFiles, resolve_static
-from .server import AsyncServer, PreparedResponse
+from .front import PreparedResponse, Respond
 from .session import SessionDriver
 
-__all__ = ["StandaloneServer"]
+__all__ = ["FrontDoorServer", "StandaloneServer"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,29 @@ class _WebSocketAdapter:
         return int(self._conn.write_buffer_size)
 
 
+class FrontDoorServer(Protocol):
+    """What a front door needs from the Engine.IO server (implemented by ``AsyncServer``)."""
+
+    @property
+    def max_http_buffer_size(self) -> int:
+        """Largest message or POST body in bytes."""
+
+    @property
+    def websocket_compression(self) -> bool:
+        """Whether permessage-deflate is offered."""
+
+    async def handle_http(
+        self, request: HTTPRequest, body: bytes | None, respond: Respond
+    ) -> Callable[[], None] | None:
+        """Answer one polling request through ``respond``; returns an abort for a parked GET."""
+
+    async def websocket_target(self, request: HTTPRequest) -> SessionDriver | PreparedResponse:
+        """The session a WebSocket request attaches to, or the refusal to send."""
+
+    async def shutdown(self) -> None:
+        """Close every session now."""
+
+
 class StandaloneServer:
     """Serves an :class:`AsyncServer` on a TCP port; see :meth:`AsyncServer.serve`.
 
@@ -130,7 +153,7 @@ class StandaloneServer:
 
     def __init__(
         self,
-        server: AsyncServer,
+        server: FrontDoorServer,
         host: str | None,
         port: int,
         *,

@@ -51,6 +51,7 @@ from typing import Any
 from engineio_core.aio.client import AsyncClient as EngineIOClient
 from engineio_core.exceptions import EngineIOError, SessionClosed
 
+from ..args import ack_value, as_args
 from ..client_session import (
     AckFailed,
     AckReceived,
@@ -62,7 +63,7 @@ from ..client_session import (
 )
 from ..exceptions import LocalProtocolError, NotConnected
 from ..parsers import JsonParser, MsgpackParser, Parser
-from .client_namespace import Callback, ClientNamespace, Handler, HandlerTable, as_args
+from .client_namespace import Callback, ClientNamespace, Handler, HandlerTable
 from .reconnect import Reconnector
 
 __all__ = ["AsyncClient"]
@@ -330,10 +331,7 @@ class AsyncClient:
             namespace or "/", [event, *as_args(data)], self._now(), token=future, timeout=timeout
         )
         self._process()
-        args = await future
-        if not args:
-            return None
-        return args[0] if len(args) == 1 else tuple(args)
+        return ack_value(await future)
 
     async def disconnect(self) -> None:
         """Leave every namespace, close, stop reconnecting; wait until done (not from a

@@ -50,8 +50,9 @@ from ..client_events import (
     NamespaceDisconnected,
     NamespaceRefused,
 )
+from ..signatures import fit_client_event
 
-__all__ = ["Callback", "ClientNamespace", "Handler", "HandlerTable", "as_args"]
+__all__ = ["Callback", "ClientNamespace", "Handler", "HandlerTable"]
 
 Handler = Callable[..., Any]
 
@@ -72,24 +73,7 @@ _STOP = object()
 
 def _arity(handler: Handler, event: str, prefix: int) -> int:
     """The number of arguments to pass to a handler of one of the client's own events."""
-    for count in _OWN_EVENTS[event]:
-        try:
-            inspect.signature(handler).bind(*range(prefix + count))
-        except TypeError:
-            continue
-        except ValueError:  # no signature (a builtin): trust it
-            return prefix + count
-        return prefix + count
-    raise TypeError(f"a {event} handler must take {prefix + _OWN_EVENTS[event][0]} argument(s)")
-
-
-def as_args(data: Any) -> list[Any]:
-    """python-socketio's rule: a tuple is several arguments, None none, anything else one."""
-    if data is None:
-        return []
-    if isinstance(data, tuple):
-        return list(data)
-    return [data]
+    return fit_client_event(handler, event, _OWN_EVENTS[event], prefix)
 
 
 class Callback:

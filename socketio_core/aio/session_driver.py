@@ -13,7 +13,7 @@ and decides nothing about the protocol:
   messages to the Engine.IO session, and the events to the ``on_events`` callable it was
   given (the dispatcher, which runs handlers).
 
-It owns the connection's :class:`~socketio_core.aio.inbox.OrderedInbox`, the one task (only
+It owns the connection's :class:`~engineio_core.aio.inbox.OrderedInbox`, the one task (only
 while there is work) that runs the connection's handlers in arrival order.
 """
 
@@ -24,11 +24,12 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from engineio_core.aio.inbox import OrderedInbox
 from engineio_core.exceptions import SessionClosed
+from websocket.aio.timer import DeadlineTimer
 
 from ..server_events import ServerEvent
 from ..server_session import ServerSession, SocketState
-from .inbox import OrderedInbox
 
 if TYPE_CHECKING:
     from ..admin import ServerListener
@@ -68,7 +69,6 @@ class ServerSessionDriver:
         "_loop",
         "_on_events",
         "_timer",
-        "_timer_when",
         "core",
         "eio",
         "eio_sid",
@@ -97,8 +97,7 @@ class ServerSessionDriver:
         #: ``instrument()``'s observer of the messages in and out; None: no work.
         self.listener = listener
         self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when: float | None = None
+        self._timer = DeadlineTimer(self._loop, self._on_timer)
         self._inbox: OrderedInbox | None = None  # made on first use: an idle one holds none
         self._schedule_timer()
 
@@ -136,7 +135,7 @@ class ServerSessionDriver:
         events = core.events_received()
         if events:
             self._on_events(self, events)
-        if core.next_deadline() != self._timer_when:
+        if core.next_deadline() != self._timer.when:
             self._schedule_timer()
 
     def connection_closed(self, reason: str) -> None:
@@ -233,25 +232,12 @@ class ServerSessionDriver:
             logger.debug("x %s: %s", self.eio_sid, exc)
 
     def _schedule_timer(self) -> None:
-        deadline = self.core.next_deadline()
-        if deadline == self._timer_when:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_when = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer.set(self.core.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_when = None
         self.core.on_timer(self._loop.time())
         self.pump()
 
     def stop_timer(self) -> None:
         """Cancel the timer (the connection is gone and settled)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-            self._timer_when = None
+        self._timer.cancel()

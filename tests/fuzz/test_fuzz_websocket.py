@@ -19,7 +19,7 @@ from websocket.headers import (
     parse_upgrade,
 )
 from websocket.http11 import Accepted
-from websocket.protocol import Connection, Role
+from websocket.protocol import Protocol, Role
 
 from .fuzzkit import FUZZ, allocation_bound, mutate, splits
 
@@ -93,7 +93,7 @@ def connection_input(draw: st.DrawFn) -> tuple[Role, bool, list[bytes]]:
 def test_connection_input_never_raises(case: tuple[Role, bool, list[bytes]]) -> None:
     role, deflate, chunks = case
     compressor = PerMessageDeflate(is_server=role is Role.SERVER) if deflate else None
-    conn = Connection(
+    conn = Protocol(
         role,
         now=0.0,
         compressor=compressor,

@@ -1,7 +1,7 @@
 """Tests for websocket.assembler: reassembly, and UTF-8 validated as the bytes stream in.
 
 Frames are literal bytes (tests/conftest.py ``build_frame``) fed to a server
-:class:`websocket.protocol.Connection` in every possible split, so that the byte at which the
+:class:`websocket.protocol.Protocol` in every possible split, so that the byte at which the
 connection fails is checked, not only the fact that it fails.
 """
 
@@ -13,13 +13,13 @@ from tests.conftest import build_frame
 from websocket.assembler import MessageAssembler
 from websocket.events import Message
 from websocket.exceptions import InvalidUTF8
-from websocket.protocol import Connection, Role
+from websocket.protocol import Protocol, Role
 
 TEXT, CONT, BINARY = 0x1, 0x0, 0x2
 
 
-def server(**kwargs: int) -> Connection:
-    return Connection(Role.SERVER, now=0.0, ping_interval=None, **kwargs)  # type: ignore[arg-type]
+def server(**kwargs: int) -> Protocol:
+    return Protocol(Role.SERVER, now=0.0, ping_interval=None, **kwargs)  # type: ignore[arg-type]
 
 
 def first_failing_byte(stream: bytes) -> int | None:

@@ -33,7 +33,7 @@ from websocket.handshake import (
     ServerHandshake,
     accept_key,
 )
-from websocket.protocol import Connection, Role
+from websocket.protocol import Protocol, Role
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 section 1.3
 ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -672,7 +672,7 @@ def test_our_client_against_wsproto_server() -> None:
     assert event.subprotocol == "chat"
     assert event.compressor is not None
     # The first compressed frame from wsproto goes through our connection and compressor.
-    conn = Connection(Role.CLIENT, now=0.0, compressor=event.compressor)
+    conn = Protocol(Role.CLIENT, now=0.0, compressor=event.compressor)
     conn.receive_data(client.trailing_data, 0.0)
     assert conn.events_received() == [Message("x" * 100)]
     conn.send_message("y" * 100)
@@ -705,7 +705,7 @@ def test_our_server_against_wsproto_client(deflate: WsDeflate) -> None:
     assert isinstance(event, AcceptConnection)
     assert event.subprotocol == "chat"
     assert [ext.name for ext in event.extensions] == ["permessage-deflate"]
-    conn = Connection(Role.SERVER, now=0.0, compressor=accepted.compressor)
+    conn = Protocol(Role.SERVER, now=0.0, compressor=accepted.compressor)
     for text in ("hello " * 50, "hello " * 50):
         conn.receive_data(ws.send(TextMessage(text)), 0.0)
         assert conn.events_received() == [Message(text)]

@@ -20,6 +20,7 @@ from wsproto import events as wsevents
 from wsproto.connection import Connection as WsprotoConnection
 from wsproto.connection import ConnectionType
 
+from websocket import frames as frames_module
 from websocket.events import CloseReceived, Event, Message, Ping, Pong
 from websocket.exceptions import (
     ConnectionClosed,
@@ -39,8 +40,8 @@ from websocket.protocol import (
     DEFAULT_MAX_SIZE,
     DEFAULT_PING_INTERVAL,
     DEFAULT_PING_TIMEOUT,
-    Connection,
     MessageCompressor,
+    Protocol,
     Role,
     State,
 )
@@ -102,33 +103,33 @@ def sf(b0: int, payload: bytes = b"") -> bytes:
     return frame(b0, payload)
 
 
-def make(role: Role, **kwargs: Any) -> Connection:
+def make(role: Role, **kwargs: Any) -> Protocol:
     """A connection without keepalive and with the RFC mask unless the test says otherwise."""
     kwargs.setdefault("ping_interval", None)
     kwargs.setdefault("mask_source", Masks())
     now = kwargs.pop("now", 0.0)
-    return Connection(role, now=now, **kwargs)
+    return Protocol(role, now=now, **kwargs)
 
 
-def server(**kwargs: Any) -> Connection:
+def server(**kwargs: Any) -> Protocol:
     return make(Role.SERVER, **kwargs)
 
 
-def client(**kwargs: Any) -> Connection:
+def client(**kwargs: Any) -> Protocol:
     return make(Role.CLIENT, **kwargs)
 
 
-def state_of(conn: Connection) -> State:
+def state_of(conn: Protocol) -> State:
     """The state, read through a call so that mypy does not keep an earlier narrowing."""
     return conn.state
 
 
-def sent(conn: Connection) -> bytes:
+def sent(conn: Protocol) -> bytes:
     """Everything the connection has queued for the wire, joined."""
     return b"".join(conn.data_to_send())
 
 
-def feed(conn: Connection, data: bytes, now: float = 0.0) -> list[Event]:
+def feed(conn: Protocol, data: bytes, now: float = 0.0) -> list[Event]:
     """Feed bytes and take the events, as a driver does; then apply a failure held back
     behind those messages (the application has had them: see test_strict_order_*)."""
     conn.receive_data(data, now)
@@ -153,7 +154,7 @@ def decode_close(data: bytes) -> tuple[int, str]:
     return int.from_bytes(payload[:2], "big"), payload[2:].decode()
 
 
-def assert_failed(conn: Connection, code: int) -> bytes:
+def assert_failed(conn: Protocol, code: int) -> bytes:
     """Check the connection was failed with ``code`` and return the one close frame it sent."""
     assert conn.failure is not None
     assert conn.failure.close_code == code
@@ -205,7 +206,7 @@ class Pair:
 
 
 def test_defaults() -> None:
-    conn = Connection(Role.SERVER, now=0.0)
+    conn = Protocol(Role.SERVER, now=0.0)
     assert conn.state is State.OPEN
     assert conn.max_size == DEFAULT_MAX_SIZE == 2**20
     assert conn.max_buffered == conn.max_size
@@ -221,7 +222,7 @@ def test_defaults() -> None:
 
 
 def test_default_mask_source_is_random() -> None:
-    conn = Connection(Role.CLIENT, now=0.0, ping_interval=None)
+    conn = Protocol(Role.CLIENT, now=0.0, ping_interval=None)
     conn.send_message(b"x" * 8)
     conn.send_message(b"x" * 8)
     data = sent(conn)
@@ -521,7 +522,7 @@ def test_pair_ping_pong() -> None:
 # ---------------------------------------------------------------------------- keepalive
 
 
-def keepalive_client(**kwargs: Any) -> Connection:
+def keepalive_client(**kwargs: Any) -> Protocol:
     kwargs.setdefault("ping_interval", 20.0)
     kwargs.setdefault("ping_timeout", 10.0)
     kwargs.setdefault("mask_source", Masks(ZERO_MASK))
@@ -1684,3 +1685,57 @@ def test_prepared_message_after_close_raises() -> None:
     conn.send_close(0.0)
     with pytest.raises(ConnectionClosed):
         conn.send_message(PreparedMessage("late"))
+
+
+# ------------------------------------------------------------- receive fast path vs reference
+
+#: Byte streams that cross every branch of Protocol._simple_frames and its fall-backs.
+FAST_PATH_CASES = {
+    "binary 0, 125, 126, 1000 and text": cf(0x82)
+    + cf(0x82, b"a" * 125)
+    + cf(0x82, b"b" * 126)
+    + cf(0x82, bytes(range(256)) * 4)
+    + cf(0x81, "héllo €".encode()),
+    "ping between messages": cf(0x82, b"x") + cf(0x89, b"p") + cf(0x81, b"y"),
+    "fragmented message then a whole one": cf(0x01, b"ab") + cf(0x80, b"cd") + cf(0x82, b"z"),
+    "invalid UTF-8 after a message": cf(0x82, b"ok") + cf(0x81, b"\xff\xfe"),
+    "non-minimal 16-bit length": cf(0x82, b"ok") + b"\x82\xfe\x00\x05" + MASK + b"hello",
+    "unmasked frame to a server": cf(0x82, b"ok") + sf(0x82, b"no"),
+    "RSV1 without an extension": cf(0x82, b"ok") + cf(0xC2, b"no"),
+    "64-bit length": cf(0x82, b"c" * 70000),
+    "close": cf(0x82, b"ok") + cf(0x88, b"\x03\xe8bye") + cf(0x82, b"after"),
+}
+
+
+def _outcome(conn: Protocol, chunks: list[bytes]) -> tuple[Any, ...]:
+    events: list[Event] = []
+    for chunk in chunks:
+        conn.receive_data(chunk, 0.0)
+        events += conn.events_received()
+    return (
+        events,
+        b"".join(conn.data_to_send()),
+        conn.failure_pending,
+        repr(conn.failure),
+        conn.close_code,
+        state_of(conn),
+    )
+
+
+@pytest.mark.parametrize("c_path", [True, False], ids=["seam as built", "pure Python"])
+@pytest.mark.parametrize("name", list(FAST_PATH_CASES))
+def test_receive_fast_path_matches_the_reference_path(
+    name: str, c_path: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path (debug off) gives the same events, output and failure as the frame-by-frame
+    path (debug on, parse_frame + _handle_frame), whole and split at every 7th byte, with the C
+    speedup (when built) and with the pure-Python reference."""
+    if not c_path:
+        monkeypatch.setattr(frames_module, "_c_simple_frames", None)
+        monkeypatch.setattr(frames_module, "_c_unmask_at", None)
+    wire = FAST_PATH_CASES[name]
+    splits = [[wire]] + [[wire[:i], wire[i:]] for i in range(1, len(wire), 7)]
+    for chunks in splits:
+        fast, reference = server(), server()
+        fast.debug, reference.debug = False, True
+        assert _outcome(fast, chunks) == _outcome(reference, chunks), (name, len(chunks[0]))

@@ -1,9 +1,9 @@
 """The optional C accelerator ``websocket._speedups`` against the pure-Python reference.
 
-``websocket.frames`` picks the C functions up through one seam (``_c_apply_mask`` and
-``_c_unmask_at``); patching both to None gives the reference. The C tests skip when the
-extension was not built (no C compiler when the package was installed); the seam tests run
-either way.
+``websocket.frames`` picks the C functions up through one seam (``_c_apply_mask``,
+``_c_unmask_at`` and ``_c_simple_frames``); patching them to None gives the reference. The C
+tests skip when the extension was not built (no C compiler when the package was installed); the
+seam tests run either way.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ needs_c = pytest.mark.skipif(
     reason="websocket._speedups was not built (no C compiler at install time)",
 )
 
+needs_c_simple_frames = pytest.mark.skipif(
+    not hasattr(speedups, "simple_frames"),
+    reason="websocket._speedups predates simple_frames: rebuild it (setup.py build_ext --inplace)",
+)
+
 KEYS = [bytes.fromhex(k) for k in ("37fa213d", "00000000", "ffffffff", "01020304")]
 LENGTHS = [*range(65), 1000, 65536 + 3, 1 << 20]
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +56,7 @@ def reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Switch websocket.frames to the pure-Python reference for one test."""
     monkeypatch.setattr(frames, "_c_apply_mask", None)
     monkeypatch.setattr(frames, "_c_unmask_at", None)
+    monkeypatch.setattr(frames, "_c_simple_frames", None)
     yield
 
 
@@ -60,6 +66,8 @@ def c_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert speedups is not None
     monkeypatch.setattr(frames, "_c_apply_mask", speedups.apply_mask)
     monkeypatch.setattr(frames, "_c_unmask_at", speedups.unmask_at)
+    # An extension built before simple_frames existed: its fast path stays the reference.
+    monkeypatch.setattr(frames, "_c_simple_frames", getattr(speedups, "simple_frames", None))
     yield
 
 
@@ -237,3 +245,67 @@ def test_env_var_forces_reference(value: str) -> None:
         # An empty value does not disable the speedup: the seam holds C iff it was built.
         built = str(speedups is None)
         assert result.stdout.split() == [built, built]
+
+
+SIMPLE_FRAMES_WIRES = [
+    b"",
+    b"\x82",
+    b"\x82\x00",
+    b"\x82\x02ab\x81\x03abc\x89\x00\x82\x01z",
+    b"\x81\x02\xff\xfe\x82\x01z",  # invalid UTF-8: stop before it
+    b"\x82\x7e\x00\x05hello",  # non-minimal 16-bit length: stop
+    b"\x82\x7e\x00\x80" + b"x" * 128 + b"\x82\x7f" + (70000).to_bytes(8, "big"),
+    b"\x02\x01a\x80\x01b",  # a fragment: stop
+    b"\xc2\x01a",  # RSV1: stop
+    b"\x82\x05abc",  # partial payload: stop
+]
+
+
+@needs_c_simple_frames
+@pytest.mark.parametrize("mask_required", [False, True])
+@pytest.mark.parametrize("wire", SIMPLE_FRAMES_WIRES)
+def test_c_simple_frames_equals_reference(wire: bytes, mask_required: bool) -> None:
+    assert speedups is not None
+    if mask_required:  # the same frames, masked with KEYS[0]
+        wire = _masked_copy(wire)
+    for pos in range(len(wire) + 1):
+        for max_size in (0, 3, 200, 1 << 20):
+            buf = bytearray(wire)
+            saved = frames._c_simple_frames
+            frames._c_simple_frames = None
+            try:
+                expected = frames.simple_frames(buf, pos, mask_required, max_size)
+            finally:
+                frames._c_simple_frames = saved
+            assert speedups.simple_frames(buf, pos, mask_required, max_size) == expected
+
+
+def _masked_copy(wire: bytes) -> bytes:
+    """Re-encode the whole frames of ``wire`` masked (the rest is copied as it is)."""
+    out = bytearray()
+    pos = 0
+    while True:
+        try:
+            parsed = parse_frame(wire, pos, max_size=1 << 22, mask_required=False)
+        except Exception:
+            parsed = None
+        if parsed is None:
+            return bytes(out + wire[pos:])
+        frame, end = parsed
+        b0 = wire[pos]
+        header, payload = serialize_frame(
+            Opcode(b0 & 0x0F), frame.payload, fin=bool(b0 & 0x80), mask_key=KEYS[0]
+        )
+        out += bytes((b0,)) + header[1:] + payload
+        pos = end
+
+
+@needs_c_simple_frames
+def test_c_simple_frames_bad_arguments() -> None:
+    assert speedups is not None
+    with pytest.raises(TypeError):
+        speedups.simple_frames(bytearray(), 0, True)
+    with pytest.raises(ValueError):
+        speedups.simple_frames(bytearray(b"ab"), 3, True, 10)
+    with pytest.raises(ValueError):
+        speedups.simple_frames(bytearray(b"ab"), -1, True, 10)

@@ -1,4 +1,4 @@
-"""A WebSocket connection on asyncio streams, driving :class:`websocket.protocol.Connection`.
+"""A WebSocket connection on asyncio streams, driving :class:`websocket.protocol.Protocol`.
 
 Theory of operation
 -------------------
@@ -16,7 +16,7 @@ Backpressure works both ways:
   bounded at ``max_queue`` messages of ``max_size`` bytes plus one read chunk.
 
 Strict order: when a read holds messages and then a frame that fails the connection, the
-core holds the failure back (:attr:`~websocket.protocol.Connection.failure_pending`); the
+core holds the failure back (:attr:`~websocket.protocol.Protocol.failure_pending`); the
 reader waits until the application has taken those messages (``recv()`` emptied the queue,
 at most ``close_timeout``; with :meth:`Connection.run`, one loop iteration after the
 callbacks), so an echo of them goes out before the close frame.
@@ -40,9 +40,9 @@ from typing import Any
 from ..events import CloseReceived, Message, Pong
 from ..exceptions import ConnectionClosed, ConnectionClosedOK, LocalProtocolError
 from ..frames import PreparedMessage
-from ..protocol import Connection as ProtocolConnection
-from ..protocol import State
+from ..protocol import Protocol, State
 from .linger import linger_close
+from .timer import DeadlineTimer
 
 __all__ = ["Connection"]
 
@@ -69,7 +69,7 @@ class Connection:
 
     def __init__(
         self,
-        protocol: ProtocolConnection,
+        protocol: Protocol,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
@@ -102,8 +102,7 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._fragmenting = False
         self._partial = False  # the first fragments of a message are on the wire, not the last
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when: float | None = None
+        self._timer = DeadlineTimer(self._loop, self._on_timer)
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._transport_closing = False
         self._lingering = False  # failed on input: the reader drains, then closes
@@ -393,19 +392,9 @@ class Connection:
                 break
 
     def _schedule_timer(self) -> None:
-        deadline = self.protocol.next_deadline()
-        if deadline == self._timer_when:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_when = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer.set(self.protocol.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_when = None
         self.protocol.on_timer(self._loop.time())
         self._process()
 
@@ -475,9 +464,7 @@ class Connection:
     async def _finish(self) -> None:
         self.protocol.receive_eof()
         self._process()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         self._close_transport()
         with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()

@@ -52,7 +52,7 @@ class ConnectionOptions:
             raise ValueError("close_timeout must be positive")
 
     def protocol_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`websocket.protocol.Connection`."""
+        """Keyword arguments for :class:`websocket.protocol.Protocol`."""
         return {
             "max_size": self.max_size,
             "max_fragments": self.max_fragments,

@@ -21,8 +21,7 @@ from typing import Any
 from ..deflate import DeflateOptions
 from ..exceptions import ConnectionClosed, LocalProtocolError
 from ..handshake import Accepted, HandshakeFailed, Request, Response, ServerHandshake
-from ..protocol import Connection as ProtocolConnection
-from ..protocol import Role
+from ..protocol import Protocol, Role
 from .connection import Connection
 from .linger import linger_close
 from .options import ConnectionOptions
@@ -259,7 +258,7 @@ def open_connection(
     data next. Layers above that parse HTTP themselves (Engine.IO's standalone server) use
     this after answering an upgrade with :class:`~websocket.http11.UpgradePolicy`.
     """
-    protocol = ProtocolConnection(
+    protocol = Protocol(
         role,
         now=asyncio.get_running_loop().time(),
         compressor=accepted.compressor,

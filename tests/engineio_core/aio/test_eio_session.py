@@ -123,8 +123,8 @@ async def test_cost_of_idle_polling_sessions() -> None:
             assert tasks <= baseline_tasks + SESSIONS + 5, tasks
             # No session holds a task of its own while idle; its only timer is a handle.
             for driver in eio.sessions.values():
-                assert driver._inbox_task is None
-                assert isinstance(driver._timer, asyncio.TimerHandle)
+                assert driver._inbox is None or not driver._inbox.busy
+                assert driver._timer.when is not None
 
             # Leave out what this test's own lines allocated; the client sockets' objects
             # (socket.py, a few hundred bytes each) are counted in.
@@ -169,7 +169,7 @@ async def test_inbox_task_exists_only_while_events_wait() -> None:
         try:
             await until(lambda: len(eio.sessions) == 1)
             driver = next(iter(eio.sessions.values()))
-            assert driver._inbox_task is None
+            assert driver._inbox is None
             # A POST of three messages on a second connection.
             post = socket.create_connection(("127.0.0.1", front.port))
             post.setblocking(False)
@@ -181,11 +181,11 @@ async def test_inbox_task_exists_only_while_events_wait() -> None:
             await loop.sock_sendall(post, head.encode() + body)
             assert (await read_response(post)).endswith(b"\r\n\r\nok")
             # The handler is blocked: one task drains the inbox, in order.
-            assert driver._inbox_task is not None
+            assert driver._inbox is not None and driver._inbox.busy
             release.set()
             await until(lambda: len(got) == 3)
             assert got == ["a", "b", "c"]
-            await until(lambda: driver._inbox_task is None)
+            await until(lambda: driver._inbox is not None and not driver._inbox.busy)
             post.close()
         finally:
             sock.close()
