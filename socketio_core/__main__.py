@@ -23,6 +23,7 @@ from typing import Any
 from .aio import AsyncServer
 from .aio.bench import Bench
 from .aio.check import run_check
+from .aio.workers import check_workers, reserve_port, supervise
 from .bench import BenchResult, render_bench, results_json
 from .check import Contract, Verdict, render_table, results_to_json
 from .exceptions import MissingDependency
@@ -64,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--socketio-path", default="socket.io")
     serve.add_argument("--certfile", help="PEM certificate chain, to serve https / wss")
     serve.add_argument("--keyfile", help="PEM private key for --certfile")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N processes behind the port (SO_REUSEPORT); needs request forwarding "
+        "(AsyncRedisManager(url, forward_requests=True)): see docs/scaling.md",
+    )
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     add_check_parser(sub)
     add_bench_parser(sub)
     return parser
@@ -227,7 +237,7 @@ async def run(args: argparse.Namespace) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.certfile, args.keyfile)
     async with server.listen(
-        args.host, args.port, socketio_path=args.socketio_path, ssl=context
+        args.host, args.port, socketio_path=args.socketio_path, ssl=context, reuse_port=args.worker
     ) as front:
         scheme = "https" if context else "http"
         host = args.host if ":" not in args.host else f"[{args.host}]"
@@ -237,6 +247,30 @@ async def run(args: argparse.Namespace) -> None:
             flush=True,
         )
         await front.serve_forever()
+
+
+async def run_workers(args: argparse.Namespace) -> None:
+    """``serve --workers N``: N worker processes on one port (socketio_core.aio.workers)."""
+    check_workers(load_server(args.server))
+    reserved = reserve_port(args.host, args.port)
+    port = reserved.getsockname()[1]
+    argv = ["serve", args.server, "--host", args.host, "--port", str(port), "--worker"]
+    argv += ["--socketio-path", args.socketio_path]
+    if args.certfile:
+        argv += ["--certfile", args.certfile] + (
+            ["--keyfile", args.keyfile] if args.keyfile else []
+        )
+    argv += ["-v"] * args.verbose
+    scheme = "https" if args.certfile else "http"
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    banner = (
+        f"Socket.IO server on {scheme}://{host}:{port}/ "
+        f"(path /{args.socketio_path.strip('/')}/, {args.workers} workers)"
+    )
+    try:
+        await supervise(argv, args.workers, banner=banner)
+    finally:
+        reserved.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         return run_bench_command(args)
     try:
-        asyncio.run(run(args))
+        if args.workers > 1:
+            asyncio.run(run_workers(args))
+        else:
+            asyncio.run(run(args))
     except KeyboardInterrupt:
         return 0
     return 0

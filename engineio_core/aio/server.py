@@ -21,7 +21,7 @@ import inspect
 import logging
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..events import APPLICATION_JSON, HTTPResponse
 from ..exceptions import (
@@ -46,6 +46,31 @@ logger = logging.getLogger(__name__)
 EventName = Literal["connect", "message", "disconnect"]
 Handler = Callable[..., Any]
 AllowRequest = Callable[[HTTPRequest], "bool | Awaitable[bool | None] | None"]
+
+
+class RemoteSessions(Protocol):
+    """Sessions owned by other server processes (supplied by a cluster layer above).
+
+    Set as :attr:`AsyncServer.remote_sessions`; then every sid this server hands out comes from
+    :meth:`new_sid`, and a polling request for a sid of another process is forwarded to it
+    instead of being answered ``400 Session ID unknown``.
+    """
+
+    def new_sid(self) -> str:
+        """A fresh sid that names this process."""
+
+    def is_remote(self, sid: str) -> bool:
+        """Whether ``sid`` has the shape of a sid of another process (no I/O)."""
+
+    def forward(
+        self,
+        request: HTTPRequest,
+        body: bytes | None,
+        respond: Callable[[PreparedResponse | None], None],
+    ) -> Callable[[], None]:
+        """Send the request to its owner; ``respond`` gets the owner's response, or None
+        when the owner does not know the sid (or is gone). Returns a function to call if
+        the client goes away first."""
 
 
 class AsyncServer:
@@ -120,6 +145,8 @@ class AsyncServer:
         #: A layer above (Socket.IO) may take each message synchronously, as it is received,
         #: instead of through the ordered ``message`` handler; it then orders work itself.
         self.message_hook: Callable[[Sid, str | bytes], None] | None = None
+        #: Set by a cluster layer so that any process can take any request of any session.
+        self.remote_sessions: RemoteSessions | None = None
         self.handlers: dict[str, Handler] = {}
         self._disconnect_takes_reason = False
 
@@ -252,6 +279,8 @@ class AsyncServer:
                 return None
             driver = self.sessions.get(info.sid)
             if driver is None:
+                if self.remote_sessions is not None and self.remote_sessions.is_remote(info.sid):
+                    return self._forward(self.remote_sessions, request, body, respond, cors)
                 raise UnknownSession(f"unknown sid {info.sid}")
         except RemoteProtocolError as exc:
             respond(self._error(request, exc, cors))
@@ -280,6 +309,23 @@ class AsyncServer:
         respond(self._error(request, RemoteProtocolError(f"method {request.method}"), cors))
         return None
 
+    def _forward(
+        self,
+        remote: RemoteSessions,
+        request: HTTPRequest,
+        body: bytes | None,
+        respond: Respond,
+        cors: list[tuple[str, str]],
+    ) -> Callable[[], None]:
+        """Forward a request for a session of another process; answer 400 when unknown."""
+
+        def answer(response: PreparedResponse | None) -> None:
+            if response is None:
+                response = self._error(request, UnknownSession("unknown sid"), cors)
+            respond(response)
+
+        return remote.forward(request, body, answer)
+
     async def websocket_target(self, request: HTTPRequest) -> SessionDriver | PreparedResponse:
         """Check a WebSocket upgrade request and find (or open) its session.
 
@@ -302,6 +348,8 @@ class AsyncServer:
                 return self.sessions[opened]
             driver = self.sessions.get(info.sid)
             if driver is None:
+                # An upgrade of a session of another process is refused: the client keeps
+                # polling through the forwarder (docs/scaling.md, "without sticky sessions").
                 raise UnknownSession(f"unknown sid {info.sid}")
         except RemoteProtocolError as exc:
             return self._error(request, exc, [])
@@ -317,7 +365,7 @@ class AsyncServer:
             await self._check_allowed(request)
         except ConnectionRefused as exc:
             return self._refusal(exc, cors)
-        sid = new_sid()
+        sid = new_sid() if self.remote_sessions is None else Sid(self.remote_sessions.new_sid())
         driver = SessionDriver(self, sid, request, transport)
         self.sessions[sid] = driver
         try:

@@ -147,6 +147,8 @@ class StandaloneServer:
         max_header_count: most header lines in a request head (431 above).
         request_timeout: seconds for a started request to arrive whole.
         idle_timeout: seconds a keep-alive connection may stay idle.
+        reuse_port: bind with ``SO_REUSEPORT``, so that several processes share the port
+            (``python -m socketio_core serve --workers N``).
     """
 
     def __init__(
@@ -163,8 +165,10 @@ class StandaloneServer:
         max_header_count: int = 100,
         request_timeout: float = 10.0,
         idle_timeout: float = 120.0,
+        reuse_port: bool = False,
     ) -> None:
         self.server = server
+        self.reuse_port = reuse_port
         self.host = host
         self._port = port
         self.path = "/" + engineio_path.strip("/") + "/"
@@ -190,7 +194,7 @@ class StandaloneServer:
     async def start(self) -> StandaloneServer:
         """Start listening; returns self."""
         self._listener = await asyncio.start_server(
-            self._on_client, self.host, self._port, ssl=self.ssl
+            self._on_client, self.host, self._port, ssl=self.ssl, reuse_port=self.reuse_port or None
         )
         logger.info("= Engine.IO listening on %s", [s.getsockname() for s in self.sockets])
         return self

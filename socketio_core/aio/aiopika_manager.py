@@ -21,7 +21,9 @@ from urllib.parse import urlsplit
 
 from ..exceptions import MissingDependency
 from ..recovery import RecoveryOptions
-from .pubsub_manager import AsyncPubSubManager
+from .aiopika_forwarding import AmqpForwardLink
+from .forwarder import ForwardLink
+from .forwarding_manager import ForwardingPubSubManager
 from .recovery_backends import RecoveryBackend
 
 __all__ = ["AsyncAioPikaManager"]
@@ -37,14 +39,15 @@ def _aio_pika() -> ModuleType:
         raise MissingDependency("aio_pika", "amqp") from exc
 
 
-class AsyncAioPikaManager(AsyncPubSubManager):
+class AsyncAioPikaManager(ForwardingPubSubManager):
     """Share the sockets of several server processes through a RabbitMQ fanout exchange.
 
     Args:
         url: the AMQP URL, ``amqp://user:password@host:port/vhost`` (``amqps://`` for TLS).
         channel: the exchange name; the same for every server.
         write_only: only publish (an emitter: :meth:`emit_event` without a server).
-        **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`.
+        **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`, and
+            ``forward_requests`` (see :mod:`socketio_core.aio.forwarding_manager`).
     """
 
     name = "amqp"
@@ -69,13 +72,16 @@ class AsyncAioPikaManager(AsyncPubSubManager):
         **options: Any,
     ) -> None:
         _aio_pika()  # fail early when the extra is missing
-        super().__init__(channel, write_only, **options)
         self.url = url
+        super().__init__(channel, write_only, **options)
         self._publisher: Any = None
         self._exchange: Any = None
         # One publisher connection: start() and an emit that runs while it connects share it.
         self._publisher_lock = asyncio.Lock()
         self._subscriber: Any = None
+
+    def _forward_link(self) -> ForwardLink:
+        return AmqpForwardLink(self.url, self.connect_timeout)
 
     def _describe(self) -> str:
         parts = urlsplit(self.url)

@@ -14,11 +14,14 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engineio_core.aio.server import AsyncServer as EngineIOServer
+
 from ..broadcast import BroadcastTarget
 from ..exceptions import NotConnected
 from ..parsers import Parser
 from ..recovery import RecoveryOptions, RecoveryStore, Refused, Restored, SessionRecord
 from ..rooms import RoomRegistry
+from .forwarder import RequestForwarder
 from .recovery_backends import LocalRecovery, RecoveryBackend
 
 __all__ = ["AsyncManager", "BroadcastTarget", "ManagerHost", "SocketInfo"]
@@ -88,6 +91,9 @@ class AsyncManager:
     #: Whether other processes share the rooms (a pub/sub manager): a room without local
     #: members may then be the sid of a socket of another process.
     cluster = False
+    #: Set by a pub/sub manager that forwards requests between processes
+    #: (``forward_requests=True``): the server hands it to its Engine.IO layer.
+    remote_sessions: RequestForwarder | None = None
 
     def __init__(self) -> None:
         self.registry = RoomRegistry()
@@ -105,6 +111,14 @@ class AsyncManager:
     def attach(self, server: ManagerHost) -> None:
         """Called once by the server that owns this manager."""
         self._server = server
+
+    def forward_requests_of(self, eio: EngineIOServer) -> None:
+        """Called once by the server: hand the request forwarding of a pub/sub manager
+        (``forward_requests=True``) to its Engine.IO server; nothing to do otherwise."""
+        if self.remote_sessions is not None:
+            config = eio.session_config
+            self.remote_sessions.bind(eio.handle_http, config.ping_interval + config.ping_timeout)
+            eio.remote_sessions = self.remote_sessions
 
     # ------------------------------------------------ connection state recovery
 

@@ -25,8 +25,10 @@ from urllib.parse import unquote, urlsplit
 
 from ..exceptions import MissingDependency
 from ..recovery import RecoveryOptions
-from .pubsub_manager import AsyncPubSubManager
+from .forwarder import ForwardLink
+from .forwarding_manager import ForwardingPubSubManager
 from .recovery_backends import RecoveryBackend
+from .redis_forwarding import RedisForwardLink
 
 __all__ = ["RedisLink", "parse_sentinel_url", "redis_module"]
 
@@ -75,7 +77,7 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str | None, dic
     return sentinels, path[1] if len(path) == 2 else None, options
 
 
-class RedisLink(AsyncPubSubManager):
+class RedisLink(ForwardingPubSubManager):
     """Share the sockets of several server processes through Redis pub/sub (the Redis side;
     build it as :class:`~socketio_core.aio.redis_manager.AsyncRedisManager`).
 
@@ -115,6 +117,9 @@ class RedisLink(AsyncPubSubManager):
         # One publisher connection: start() and an emit that runs while it connects share it.
         self._publisher_lock = asyncio.Lock()
         self._subscriber: Any = None
+
+    def _forward_link(self) -> ForwardLink:
+        return RedisForwardLink(self._client)
 
     def _describe(self) -> str:
         parts = urlsplit(self.url)

@@ -45,13 +45,17 @@ class AsyncRedisManager(RedisLink):
             :class:`~socketio_core.aio.node_manager.NodeRedisManager` (or
             :class:`~socketio_core.aio.node_sharded.ShardedNodeRedisManager`) is returned,
             see it for its options.
-        **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`.
+        **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`, and
+            ``forward_requests`` (see :mod:`socketio_core.aio.forwarding_manager`; our wire
+            only: a Node cluster routes its own requests).
     """
 
     def __new__(cls, *args: Any, wire: str = "ours", **kwargs: Any) -> Any:
         """Pick the class of the wire format (the codec seam)."""
         if wire not in WIRES:
             raise ValueError(f"unknown wire format {wire!r}; expected one of {WIRES}")
+        if wire != "ours" and kwargs.get("forward_requests"):
+            raise ValueError("forward_requests needs wire='ours' (sids must name their owner)")
         if wire == "node" and cls is AsyncRedisManager:
             from .node_manager import NodeRedisManager  # noqa: PLC0415 (an optional wire)
 

@@ -145,6 +145,7 @@ class AsyncServer:
         self.eio.message_hook = self.dispatcher.on_eio_message
         self.eio.on("connect", self._on_eio_connect)
         self.eio.on("disconnect", self.dispatcher.on_eio_disconnect)
+        self.manager.forward_requests_of(self.eio)  # no sticky sessions: docs/scaling.md
 
     @property
     def async_handlers(self) -> bool:

@@ -1,0 +1,241 @@
+"""RequestForwarder (socketio_core/aio/forwarder.py) between two Engine.IO servers, over an
+in-memory broker: forwarded POST and parked GET, unknown and malformed sids, the pending
+limit, the timeout, a client that goes away, bad broker messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from engineio_core.aio.server import AsyncServer, PreparedResponse
+from engineio_core.request import HTTPRequest
+from socketio_core.aio.forwarder import RequestForwarder
+from socketio_core.exceptions import BrokerError
+from socketio_core.forwarding import make_sid
+
+pytestmark = pytest.mark.asyncio
+
+A, B, GONE = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"
+
+
+class MemoryBroker:
+    """Channels of asyncio queues; ``publish`` answers the subscriber count, like Redis."""
+
+    def __init__(self) -> None:
+        self.channels: dict[str, asyncio.Queue[bytes]] = {}
+        self.published: list[tuple[str, bytes]] = []
+        self.deaf: set[str] = set()  # channels whose subscriber reads nothing
+
+    def link(self) -> MemoryLink:
+        return MemoryLink(self)
+
+
+class MemoryLink:
+    def __init__(self, broker: MemoryBroker) -> None:
+        self.broker = broker
+        self.closed = False
+
+    async def publish(self, channel: str, data: bytes) -> int | None:
+        self.broker.published.append((channel, data))
+        if channel in self.broker.deaf:
+            return 1
+        queue = self.broker.channels.get(channel)
+        if queue is None:
+            return 0
+        queue.put_nowait(data)
+        return 1
+
+    async def subscribe(self, channel: str) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.broker.channels[channel] = queue
+
+        async def messages() -> AsyncIterator[bytes]:
+            while True:
+                yield await queue.get()
+
+        return messages()
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Node:
+    def __init__(self, broker: MemoryBroker, uid: str, **options: Any) -> None:
+        self.eio = AsyncServer(ping_interval=25, ping_timeout=20)
+        self.fwd = RequestForwarder(broker.link(), "ch", uid, **options)
+        self.fwd.bind(self.eio.handle_http, 45.0)
+        self.eio.remote_sessions = self.fwd
+        self.messages: list[Any] = []
+        self.eio.on("message", lambda sid, data: self.messages.append(data))
+
+    async def request(
+        self, method: str, query: str, body: bytes | None = b""
+    ) -> tuple[asyncio.Future[PreparedResponse], Any]:
+        future: asyncio.Future[PreparedResponse] = asyncio.get_running_loop().create_future()
+        request = HTTPRequest(method, "/engine.io/", query, (("host", "x"),))
+        abort = await self.eio.handle_http(request, body, future.set_result)
+        return future, abort
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker()
+
+
+async def open_session(node: Node) -> str:
+    future, _ = await node.request("GET", "EIO=4&transport=polling")
+    response = future.result()
+    assert response.status == 200
+    sid: str = json.loads(response.body[1:])["sid"]
+    return sid
+
+
+async def test_post_and_parked_get_are_served_by_the_owner(broker: MemoryBroker) -> None:
+    a, b = Node(broker, A), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        assert sid.startswith(A + ".")
+        assert b.fwd.is_remote(sid) and not a.fwd.is_remote(sid)
+        posted, _ = await b.request("POST", f"EIO=4&transport=polling&sid={sid}", b"4hello")
+        response = await asyncio.wait_for(posted, 5)
+        assert (response.status, response.body) == (200, b"ok")
+        while not a.messages:  # the owner's ordered message handler runs in a task
+            await asyncio.sleep(0)
+        assert a.messages == ["hello"]
+        parked, abort = await b.request("GET", f"EIO=4&transport=polling&sid={sid}")
+        assert abort is not None and not parked.done()
+        await a.eio.send(sid, "world")
+        response = await asyncio.wait_for(parked, 5)
+        assert (response.status, response.body) == (200, b"4world")
+        assert b.fwd.stats.answered == 2 and a.fwd.stats.served == 2
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_a_client_that_goes_away_aborts_the_parked_get_on_the_owner(
+    broker: MemoryBroker,
+) -> None:
+    a, b = Node(broker, A), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    closed = asyncio.Event()
+    a.eio.on("disconnect", lambda sid, reason: closed.set())
+    try:
+        sid = await open_session(a)
+        parked, abort = await b.request("GET", f"EIO=4&transport=polling&sid={sid}")
+        while sid not in [s for s in a.eio.sessions] or not a.fwd.stats.served:
+            await asyncio.sleep(0)
+        abort()  # the front door saw the client's connection close
+        await asyncio.wait_for(closed.wait(), 5)  # "an aborted GET closes the session"
+        assert sid not in a.eio.sessions
+        assert not parked.done()
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_unknown_sids_cost_one_publish_at_most(broker: MemoryBroker) -> None:
+    a, b = Node(broker, A), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        # malformed: answered at once, nothing published
+        future, _ = await b.request("GET", "EIO=4&transport=polling&sid=nonsense")
+        assert future.result().status == 400
+        assert broker.published == []
+        # a dead owner: one publish, nobody listens, 400
+        dead = make_sid(GONE)
+        future, _ = await b.request("GET", f"EIO=4&transport=polling&sid={dead}")
+        response = await asyncio.wait_for(future, 5)
+        assert response.status == 400
+        assert json.loads(response.body) == {"code": 1, "message": "Session ID unknown"}
+        assert len(broker.published) == 1 and b.fwd.stats.unknown == 1
+        # a live owner without that session: its own 400, forwarded back
+        future, _ = await b.request("POST", f"EIO=4&transport=polling&sid={make_sid(A)}", b"4x")
+        response = await asyncio.wait_for(future, 5)
+        assert response.status == 400
+        assert len(broker.published) == 3  # the request and its answer
+        # our own sid shape, unknown here: no round trip
+        future, _ = await b.request("GET", f"EIO=4&transport=polling&sid={make_sid(B)}")
+        assert future.result().status == 400 and len(broker.published) == 3
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_pending_limit_and_timeout(broker: MemoryBroker) -> None:
+    b = Node(broker, B, max_pending=1)
+    b.fwd.bind(b.eio.handle_http, 0.05)
+    broker.deaf.add("ch#fwd#" + A)  # the owner gets the request and never answers
+    await b.fwd.start()
+    try:
+        query = f"EIO=4&transport=polling&sid={make_sid(A)}"
+        first, _ = await b.request("GET", query)
+        second, _ = await b.request("GET", query)
+        assert second.result().status == 503 and b.fwd.stats.busy == 1
+        response = await asyncio.wait_for(first, 5)
+        assert response.status == 400 and b.fwd.stats.timeouts == 1
+        while not any(b'"cancel"' in data for _, data in broker.published):
+            await asyncio.sleep(0)  # the owner is told to forget the request
+    finally:
+        await b.fwd.stop()
+
+
+async def test_a_request_over_the_message_limit_is_not_sent(broker: MemoryBroker) -> None:
+    b = Node(broker, B, max_message_size=1000)
+    await b.fwd.start()
+    try:
+        query = f"EIO=4&transport=polling&sid={make_sid(A)}"
+        future, _ = await b.request("POST", query, b"4" + b"x" * 1000)
+        assert (await asyncio.wait_for(future, 5)).status == 400
+        assert broker.published == []
+    finally:
+        await b.fwd.stop()
+
+
+async def test_a_response_over_the_message_limit_becomes_a_500(broker: MemoryBroker) -> None:
+    a, b = Node(broker, A, max_message_size=2000), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        await a.eio.send(sid, "x" * 3000)
+        future, _ = await b.request("GET", f"EIO=4&transport=polling&sid={sid}")
+        assert (await asyncio.wait_for(future, 5)).status == 500
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_bad_broker_messages_are_dropped_and_counted(broker: MemoryBroker) -> None:
+    a = Node(broker, A)
+    await a.fwd.start()
+    try:
+        await a.fwd.receive(b"junk")
+        await a.fwd.receive(b'{"v":1,"kind":"cancel","from":"bbbbbbbbbbbbbbbb","rid":5}\n')
+        await a.fwd.receive(
+            b'{"v":1,"kind":"response","from":"bbbbbbbbbbbbbbbb","rid":5,"status":200,'
+            b'"headers":[]}\n'
+        )
+        assert a.fwd.stats.rejected == 1
+    finally:
+        await a.fwd.stop()
+
+
+async def test_start_failure_is_a_broker_error() -> None:
+    class Down(MemoryLink):
+        async def subscribe(self, channel: str) -> AsyncIterator[bytes]:
+            raise OSError("refused")
+
+    fwd = RequestForwarder(Down(MemoryBroker()), "ch", A)
+    with pytest.raises(BrokerError, match="refused"):
+        await fwd.start()
+    with pytest.raises(ValueError, match="max_pending"):
+        RequestForwarder(MemoryLink(MemoryBroker()), "ch", A, max_pending=0)
