@@ -36,6 +36,16 @@ def test_bad_options() -> None:
         AsyncRedisManager("redis://127.0.0.1:1/0", wire="kafka")
     with pytest.raises(ValueError, match="subscription mode"):
         AsyncRedisManager("redis://127.0.0.1:1/0", wire="node-sharded", subscription_mode="x")
+    for wire in ("node", "node-sharded"):  # Node's sids do not name their owner
+        with pytest.raises(ValueError, match="forward_requests needs wire='ours'"):
+            AsyncRedisManager("redis://127.0.0.1:1/0", wire=wire, forward_requests=True)
+
+
+def test_our_wire_forwards_requests_when_asked() -> None:
+    plain = AsyncRedisManager("redis://127.0.0.1:1/0")
+    assert plain.remote_sessions is None
+    forwarding = AsyncRedisManager("redis://127.0.0.1:1/0", forward_requests=True)
+    assert forwarding.remote_sessions is not None
 
 
 def test_the_drop_in_names_take_the_wire() -> None:
