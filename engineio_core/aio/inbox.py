@@ -58,13 +58,14 @@ class OrderedInbox:
             (Python 3.12+), in a task on 3.11 (see the module docstring).
     """
 
-    __slots__ = ("_eager", "_name", "_queue", "_running", "_task")
+    __slots__ = ("_eager", "_eager_task", "_name", "_queue", "_running", "_task")
 
     def __init__(self, name: str, *, eager: bool | None = None) -> None:
         self._name = name
         self._eager = _NATIVE_EAGER if eager is None else eager
         self._queue: collections.deque[Job] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._eager_task: asyncio.Task[None] | None = None  # 3.12+: a suspended eager job
         self._running = False  # a job's eager step is on the stack
 
     @property
@@ -79,7 +80,7 @@ class OrderedInbox:
                 self._run_eagerly(job)
                 return
             self._queue = collections.deque((job,))
-            self._task = asyncio.get_running_loop().create_task(self._drain())
+            self._watch(asyncio.get_running_loop().create_task(self._drain()))
             return
         queue = self._queue
         if queue is None:
@@ -90,6 +91,8 @@ class OrderedInbox:
         """Drop the queued jobs and cancel the running one."""
         if self._task is not None:
             self._task.cancel()
+            if self._eager_task is not None:  # the waiter may be cancelled before it ran
+                self._eager_task.cancel()
         elif self._queue is not None:
             self._queue.clear()
 
@@ -105,7 +108,8 @@ class OrderedInbox:
                     eager_start=True,  # type: ignore[call-arg,unused-ignore]
                 )
                 if not task.done():
-                    self._task = loop.create_task(self._after(task))
+                    self._eager_task = task
+                    self._watch(loop.create_task(self._after(task)))
                     return
                 self._report(task)
             else:
@@ -120,12 +124,22 @@ class OrderedInbox:
                 except Exception:
                     logger.error("! job failed for %s", self._name, exc_info=True)
                 else:
-                    self._task = loop.create_task(self._resume(coro, yielded), context=context)
+                    self._watch(loop.create_task(self._resume(coro, yielded), context=context))
                     return
         finally:
             self._running = False
         if self._queue:  # pushed during the eager step
-            self._task = loop.create_task(self._drain())
+            self._watch(loop.create_task(self._drain()))
+
+    def _watch(self, task: asyncio.Task[None]) -> None:
+        """Make ``task`` the running one; if it is cancelled before its first step (so its
+        ``finally`` never runs), the inbox still goes idle."""
+        self._task = task
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        if self._task is task:
+            self._done()
 
     def _report(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -173,6 +187,7 @@ class OrderedInbox:
 
     def _done(self) -> None:
         self._task = None
+        self._eager_task = None
         queue = self._queue
         if queue is not None:
             queue.clear()  # empty, or cancelled with work left: nothing more runs from it
