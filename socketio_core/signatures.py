@@ -19,6 +19,7 @@ from typing import Any, Final
 __all__ = [
     "SERVER_EVENTS",
     "check_handler",
+    "event_decorator",
     "fit_client_event",
     "fit_server_event",
     "positional_count",
@@ -113,3 +114,16 @@ def fit_client_event(
             continue
         return prefix + count
     raise TypeError(f"a {event} handler must take {prefix + counts[0]} argument(s)")
+
+
+def event_decorator(on: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """python-socketio's ``@sio.event`` over an ``on(event, handler, ...)`` method: ``@sio.event``
+    registers the function under its own name, ``@sio.event(namespace="/chat")`` returns the
+    decorator that does."""
+    if len(args) == 1 and not kwargs and callable(args[0]):
+        return on(args[0].__name__, args[0])
+
+    def register(func: Callable[..., Any]) -> Any:
+        return on(func.__name__, func, *args, **kwargs)
+
+    return register

@@ -46,6 +46,7 @@ from ..exceptions import NotConnected
 from ..packet import DEFAULT_NAMESPACE
 from ..parsers import JsonParser, MsgpackParser, Parser
 from ..recovery import RecoveryOptions
+from ..signatures import event_decorator
 from .dispatch import Dispatcher, SocketContext
 from .eager import done
 from .handlers import Handler, HandlerRegistry
@@ -208,13 +209,7 @@ class AsyncServer:
     def event(self, *args: Any, **kwargs: Any) -> Any:
         """Register a handler named after the function: ``@sio.event`` or
         ``@sio.event(namespace="/chat")``."""
-        if len(args) == 1 and not kwargs and callable(args[0]):
-            return self.on(args[0].__name__, args[0])
-
-        def register(func: Handler) -> Handler:
-            return self.on(func.__name__, func, *args, **kwargs)  # type: ignore[no-any-return]
-
-        return register
+        return event_decorator(self.on, args, kwargs)
 
     def register_namespace(self, namespace_handler: Namespace) -> None:
         """Register a class-based namespace.

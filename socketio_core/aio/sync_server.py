@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..options import server_options
 from ..reasons import Reason
+from ..signatures import event_decorator
 from .dropin import AsyncServer, engineio_option_names
 from .loop_thread import LoopThread
 from .namespace import Namespace as AsyncNamespace
@@ -166,13 +167,7 @@ class Server:
     def event(self, *args: Any, **kwargs: Any) -> Any:
         """``@sio.event`` or ``@sio.event(namespace="/chat")``: a handler named after the
         function."""
-        if len(args) == 1 and not kwargs and callable(args[0]):
-            return self.on(args[0].__name__, args[0])
-
-        def register(func: Handler) -> Handler:
-            return self.on(func.__name__, func, *args, **kwargs)  # type: ignore[no-any-return]
-
-        return register
+        return event_decorator(self.on, args, kwargs)
 
     def register_namespace(self, namespace_handler: AsyncNamespace) -> None:
         """Register a class-based namespace (a :class:`Namespace`: plain methods)."""

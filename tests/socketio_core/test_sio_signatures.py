@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from socketio_core.signatures import fit_client_event
+from socketio_core.signatures import event_decorator, fit_client_event
 
 
 def test_the_first_count_the_handler_accepts() -> None:
@@ -34,3 +34,21 @@ def test_a_handler_that_fits_no_count_is_refused() -> None:
 
     with pytest.raises(TypeError, match="a connect handler must take 0 argument"):
         fit_client_event(two, "connect", (0,), 0)
+
+
+def test_event_decorator_names_the_handler_after_the_function() -> None:
+    calls: list[tuple[object, ...]] = []
+
+    def on(event: str, handler: object, *args: object, **kwargs: object) -> object:
+        calls.append((event, handler, args, kwargs))
+        return handler
+
+    def message(sid: str) -> None: ...
+
+    assert event_decorator(on, (message,), {}) is message
+    decorator = event_decorator(on, (), {"namespace": "/chat"})
+    assert decorator(message) is message
+    assert calls == [
+        ("message", message, (), {}),
+        ("message", message, (), {"namespace": "/chat"}),
+    ]
