@@ -25,7 +25,6 @@ checked (each client gets each tick once, in order); a failing run prints **FAIL
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -49,7 +48,9 @@ from redis_fanout import (
     best,
     fmt_rate,
     machine,
+    parse_settings,
     read_line,
+    round_status,
     start_redis,
     stop,
 )
@@ -151,24 +152,7 @@ def report(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="200 clients, fewer broadcasts")
-    parser.add_argument("--receivers", type=int)
-    parser.add_argument("--ticks", type=int)
-    parser.add_argument("--triggers", type=int)
-    parser.add_argument("--latency-triggers", type=int)
-    parser.add_argument("--rounds", type=int)
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
-    parser.add_argument("--json", type=Path, help="also write the raw results there")
-    args = parser.parse_args()
-    s = (
-        Settings(200, 20, 5, 30, 1, args.loop)
-        if args.quick
-        else Settings(1000, 50, 10, 50, 2, args.loop)
-    )
-    for name in ("receivers", "ticks", "triggers", "latency_triggers", "rounds"):
-        if getattr(args, name) is not None:
-            setattr(s, name, getattr(args, name))
+    args, s = parse_settings(__doc__.split("\n", 1)[0])
     if shutil.which("node") is None or not (NODE_MODULES / "@socket.io" / "redis-adapter").is_dir():
         raise SystemExit("needs node and @socket.io/redis-adapter in tests/node/node_modules")
     started = datetime.datetime.now(datetime.UTC)
@@ -184,12 +168,7 @@ def main() -> None:
                     t0 = time.monotonic()
                     result = run_cluster(name, url, f"bench{round_}-{i}", redis.pid, s, workdir)
                     runs[name].append(result)
-                    status = (
-                        f"{fmt_rate(result['rate'])}, p50 {result['p50']:.1f} ms, "
-                        f"p99 {result['p99']:.1f} ms"
-                        if result["ok"]
-                        else f"FAIL {result.get('firstErrors')} {result.get('stderr', '')}"
-                    )
+                    status = round_status(result)
                     print(f"  round {round_ + 1} {name}: {status} ({time.monotonic() - t0:.0f} s)")
         finally:
             stop(redis)

@@ -262,8 +262,9 @@ def report(
     return "\n".join(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def parse_settings(description: str) -> tuple[argparse.Namespace, Settings]:
+    """The command line shared by the Redis fan-out benchmarks, and the settings it gives."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="200 clients, fewer broadcasts")
     parser.add_argument("--receivers", type=int)
     parser.add_argument("--ticks", type=int)
@@ -280,6 +281,18 @@ def main() -> None:
     for name in ("receivers", "ticks", "triggers", "latency_triggers", "rounds"):
         if getattr(args, name) is not None:
             setattr(s, name, getattr(args, name))
+    return args, s
+
+
+def round_status(result: dict[str, Any]) -> str:
+    """One round's line: rate and latencies, or why it failed."""
+    if result["ok"]:
+        return f"{fmt_rate(result['rate'])}, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms"
+    return f"FAIL {result.get('firstErrors')} {result.get('stderr', '')}"
+
+
+def main() -> None:
+    args, s = parse_settings(__doc__.split("\n", 1)[0])
     if shutil.which("node") is None or not (NODE_MODULES / "ws").is_dir():
         raise SystemExit("needs node and tests/node/node_modules (make setup)")
     started = datetime.datetime.now(datetime.UTC)
@@ -296,12 +309,7 @@ def main() -> None:
                     t0 = time.monotonic()
                     result = run_cluster(impl, url, channel, redis.pid, s, workdir)
                     runs[impl].append(result)
-                    status = (
-                        f"{fmt_rate(result['rate'])}, p50 {result['p50']:.1f} ms, "
-                        f"p99 {result['p99']:.1f} ms"
-                        if result["ok"]
-                        else f"FAIL {result.get('firstErrors')} {result.get('stderr', '')}"
-                    )
+                    status = round_status(result)
                     print(
                         f"  round {round_ + 1} {impl}: {status} ({time.monotonic() - t0:.0f} s)",
                         flush=True,
