@@ -287,7 +287,7 @@ class Packet:
         count: int,
     ) -> Packet:
         """A packet from fields the caller has already validated (no second walk)."""
-        packet = object.__new__(cls)
+        packet: Packet = _new_packet(cls)
         object.__setattr__(packet, "type", packet_type)
         object.__setattr__(packet, "namespace", namespace)
         object.__setattr__(packet, "data", data)
@@ -328,6 +328,12 @@ class Packet:
         count = _count_binary(data)
         packet_type = PacketType.BINARY_ACK if count else PacketType.ACK
         return cls._checked(packet_type, namespace, data, id, count)
+
+
+# Packet._trusted allocates without running __init__. In pure Python that is object.__new__;
+# under the mypyc build (socketio_core.native) Packet is a native class that only its own
+# __new__ may allocate, and mypyc cannot compile a call of cls.__new__: so look it up once here.
+_new_packet: Final[Any] = getattr(Packet, "__new__")  # noqa: B009
 
 
 def _deconstruct(data: Any, buffers: list[bytes]) -> Any:
