@@ -123,22 +123,36 @@ def compiled_dir_problem(package_dir: Path, environ: Mapping[str, str]) -> str |
             f"stale: {', '.join(f'{name}.py' for name in changed)} changed since the build "
             "(rebuild: python setup.py build_ext --inplace)"
         )
+    expected = {*COMPILED_MODULES, f"{GROUP}__mypyc"}
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
-    for name in (*COMPILED_MODULES, f"{GROUP}__mypyc"):
-        if not any((folder / f"{name}{suffix}").is_file() for suffix in suffixes):
-            return f"incomplete build: no extension module {name} for this interpreter"
+    found = {
+        path.name.partition(".")[0]
+        for path in folder.iterdir()
+        if path.name.endswith(tuple(suffixes))
+    }
+    if expected - found:
+        missing = ", ".join(sorted(expected - found))
+        return f"incomplete build: no extension module {missing} for this interpreter"
+    if found - expected:  # it would shadow a pure module: refuse the whole build
+        unexpected = ", ".join(sorted(found - expected))
+        return f"unexpected extension modules in {COMPILED_DIR}: {unexpected}"
     return None
 
 
-def select(package_path: MutableSequence[str], environ: Mapping[str, str] | None = None) -> bool:
+def select(
+    package_path: MutableSequence[str],
+    environ: Mapping[str, str] | None = None,
+    package: str = "socketio_core",
+) -> bool:
     """Put the compiled build in front of ``package_path`` if it can be used.
 
     Called once by ``socketio_core/__init__.py`` with the package's ``__path__``; sets
     :data:`ACTIVE` and :data:`REASON`.
 
     Args:
-        package_path: the ``__path__`` of the ``socketio_core`` package.
+        package_path: the ``__path__`` of the package.
         environ: the environment (``os.environ`` by default).
+        package: the package's name.
 
     Returns:
         Whether the compiled modules will be imported.
@@ -150,7 +164,7 @@ def select(package_path: MutableSequence[str], environ: Mapping[str, str] | None
         folder = str(package_dir / COMPILED_DIR)
         package_path.insert(0, folder)
         try:
-            importlib.import_module(f"socketio_core.{COMPILED_DIR}.{GROUP}__mypyc")
+            importlib.import_module(f"{package}.{COMPILED_DIR}.{GROUP}__mypyc")
         except ImportError as exc:
             package_path.remove(folder)
             problem = f"the compiled library does not load: {exc}"
