@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,6 +58,14 @@ def mypyc_extensions() -> list[Extension]:
     return extensions
 
 
+def remove_build(folder: Path) -> None:
+    """Delete the files of a compiled build (the folder stays: setuptools may know it)."""
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.is_file():
+                path.unlink()
+
+
 class BuildExt(build_ext):
     """build_ext, plus the mypyc build made all or nothing and given its manifest."""
 
@@ -76,16 +83,16 @@ class BuildExt(build_ext):
         if self.inplace:
             folders.add(Path(build_py.get_package_dir(COMPILED)))
         for folder in folders:  # no module of an earlier build may survive into this one
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_build(folder)
             if self.mypyc:
-                folder.mkdir(parents=True)
+                folder.mkdir(parents=True, exist_ok=True)
         super().run()
         if not self.mypyc:
             return
         built = [Path(self.get_ext_fullpath(ext.name)) for ext in self.mypyc]
         if not all(path.is_file() for path in built):
             for folder in folders:
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_build(folder)
             say("the mypyc build of socketio_core failed (no C compiler?): it stays pure Python")
             return
         hashes = NATIVE["source_hashes"](ROOT / PACKAGE)
