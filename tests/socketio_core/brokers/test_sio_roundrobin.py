@@ -307,6 +307,7 @@ async def test_workers_behind_one_port(node: Any, workers: int) -> None:
         run_node(node, url, "n_up", "r2", room2, ROUNDS, both, barrier),
     )
     check(outcomes)
+    assert [o.transport for o in outcomes] == ["polling", "websocket", "polling", "websocket"]
     counters = await stats(url, 2)
     assert len(counters) == 2
     assert sum(c["served"] for c in counters) > 0  # requests did land on the other worker
@@ -326,18 +327,21 @@ async def test_rabbitmq_polling_without_sticky_sessions(
     node: Any, amqp_servers: list[Server]
 ) -> None:
     """The same forwarding over RabbitMQ (a queue per process, mandatory publishes), with
-    Node's client and ours on polling; a sid of a process that is gone is answered 400."""
+    Node's client and ours on polling and one of ours upgrading (its WebSocket served where it
+    lands); a sid of a process that is gone is answered 400."""
     front = RoundRobinProxy([s.port for s in amqp_servers])
     await front.start()
     try:
         url = f"http://127.0.0.1:{front.port}"
-        peers = ["n_poll", "o_poll"]
-        barrier = Barrier(2)
+        peers = ["n_poll", "o_poll", "o_up"]
+        barrier = Barrier(3)
         outcomes = await asyncio.gather(
             run_node(node, url, "n_poll", "r", peers, ROUNDS, ["polling"], barrier),
             run_ours(url, "o_poll", "r", peers, ROUNDS, ["polling"], barrier),
+            run_ours(url, "o_up", "r", peers, ROUNDS, ["polling", "websocket"], barrier),
         )
         check(outcomes)
+        assert [o.transport for o in outcomes] == ["polling", "polling", "websocket"]
         counters = await stats(url)
         assert sum(c["served"] for c in counters) > 0
         assert sum(c["timeouts"] + c["busy"] + c["unknown"] for c in counters) == 0
@@ -349,3 +353,13 @@ async def test_rabbitmq_polling_without_sticky_sessions(
         assert status.startswith(b"HTTP/1.1 400"), status
     finally:
         await front.stop()
+
+
+async def test_rabbitmq_an_upgrade_elsewhere_moves_or_is_relayed(
+    amqp_servers: list[Server],
+) -> None:
+    """Both outcomes of an upgrade that lands on another process, over RabbitMQ."""
+    moved = await _raw_upgrade_elsewhere(amqp_servers[0], amqp_servers[1], released=False)
+    assert moved["uid"] == amqp_servers[1].uid and moved["relay"]["moved_in"] == 1
+    relayed = await _raw_upgrade_elsewhere(amqp_servers[1], amqp_servers[2], released=True)
+    assert relayed["uid"] == amqp_servers[1].uid and relayed["relay"]["served"] >= 1
