@@ -84,7 +84,8 @@ class _Outbox:
         self._running = False
         #: Bytes queued and not yet published.
         self.pending = 0
-        #: Called once when a publish reached nobody (the peer is gone) or failed.
+        #: Called when a publish reached nobody (the peer is gone), failed, or was over the
+        #: broker message limit: the relay ends.
         self.on_gone: Callable[[], None] = lambda: None
 
     def send(self, op: str, message: str | bytes | None = None, sid: str = "") -> None:
@@ -112,11 +113,15 @@ class _Outbox:
             while self._items:
                 op, sid, messages, size = self._items.popleft()
                 data = encode(RelayMessage(relays.node, self.rid, op, sid, tuple(messages)))
-                try:
-                    count = await relays.link.publish(self.channel, data)
-                except Exception as exc:
-                    logger.warning("! relay publish on %s failed: %r", self.channel, exc)
-                    count = 0
+                count: int | None = 0
+                if len(data) > relays.max_message_size:  # the peer would drop it unread
+                    logger.warning("! a relayed message of %d bytes is over the limit", len(data))
+                else:
+                    try:
+                        count = await relays.link.publish(self.channel, data)
+                    except Exception as exc:
+                        logger.warning("! relay publish on %s failed: %r", self.channel, exc)
+                        count = 0
                 self.pending -= size
                 if count == 0:
                     self._items.clear()
@@ -429,6 +434,7 @@ class WebSocketRelays:
         self.channel = channel
         self.node = node
         self.spawn = spawn
+        self.max_message_size = max_message_size
         self.batch = max(1024, max_message_size // 2)
         self.open_timeout = open_timeout
         self.server: AsyncServer | None = None

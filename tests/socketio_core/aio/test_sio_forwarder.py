@@ -442,3 +442,25 @@ async def test_a_relay_over_its_buffer_closes(broker: MemoryBroker) -> None:
     finally:
         await a.fwd.stop()
         await b.fwd.stop()
+
+
+async def test_a_relayed_message_over_the_broker_limit_ends_the_relay(
+    broker: MemoryBroker,
+) -> None:
+    """A client message too large for one broker message is not sent (the owner would drop
+    it unread, silently): the WebSocket closes instead, like a 1009."""
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B, max_message_size=4096)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        target.ws_message("5")
+        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+        target.ws_message("4" + "x" * 5000)
+        await asyncio.wait_for(ws.closed.wait(), 5)
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
