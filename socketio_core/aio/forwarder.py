@@ -118,7 +118,8 @@ class RequestForwarder:
         link: the broker.
         channel: the cluster's channel name (each process listens on ``<channel>#fwd#<node>``).
         node: this process's server id (16 hex digits; the pub/sub manager's ``uid``).
-        max_pending: most forwarded requests waiting here at once.
+        max_pending: most forwarded requests waiting here at once, and most WebSocket
+            upgrades waiting for their owner's answer.
         max_message_size: larger broker messages are dropped unparsed.
         connect_timeout: subscribing at start.
         upgrade_hold: seconds a new polling session's messages are held back so that the
@@ -159,7 +160,12 @@ class RequestForwarder:
         self.upgrade_hold = upgrade_hold
         #: The WebSocket upgrades that land here for sessions of others, and the reverse.
         self.relays = WebSocketRelays(
-            link, channel, node, self._spawn, max_message_size=max_message_size
+            link,
+            channel,
+            node,
+            self._spawn,
+            max_message_size=max_message_size,
+            max_opening=max_pending,
         )
 
     def bind(self, server: AsyncServer) -> None:

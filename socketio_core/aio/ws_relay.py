@@ -357,6 +357,12 @@ class _LandingEnd:
         if self.ws is not None:
             self.ws.close()
 
+    def abandon(self) -> None:
+        """Not accepted after all: drop this relay, and the owner's end if it made one."""
+        if not self.closed:
+            self._end()
+            self.outbox.send("up-close")
+
     def _owner_gone(self) -> None:
         if not self.opened.done():
             self.opened.set_result(False)
@@ -417,6 +423,8 @@ class WebSocketRelays:
         node: this process's server id.
         spawn: runs a coroutine in a task the owner of this object tracks and cancels.
         max_message_size: the broker message limit (batches stay well under it).
+        max_opening: most upgrades for other processes' sessions waiting for their owner's
+            answer at once (past it, such an upgrade is answered 400 at once).
         open_timeout: seconds to wait for the owner's answer to ``open``.
     """
 
@@ -428,6 +436,7 @@ class WebSocketRelays:
         spawn: Callable[[Awaitable[Any]], None],
         *,
         max_message_size: int,
+        max_opening: int = 10_000,
         open_timeout: float = 5.0,
     ) -> None:
         self.link = link
@@ -437,6 +446,8 @@ class WebSocketRelays:
         self.max_message_size = max_message_size
         self.batch = max(1024, max_message_size // 2)
         self.open_timeout = open_timeout
+        self.max_opening = max_opening
+        self._opening = 0
         self.server: AsyncServer | None = None
         self.max_buffer = 4 * 1024 * 1024
         self.idle_timeout = 45.0
@@ -458,16 +469,26 @@ class WebSocketRelays:
         owner = sid_owner(sid)
         if owner is None or owner == self.node:
             return None
+        if self._opening >= self.max_opening:
+            self.stats.refused += 1
+            logger.warning("! %d upgrades wait for their owners: %s refused", self._opening, sid)
+            return None
         rid = next(self._rids)
         end = _LandingEnd(self, owner, rid, sid, request)
         self.landing_ends[rid] = end
         end.outbox.send("open", sid=sid)
+        self._opening += 1
         try:
             accepted = await asyncio.wait_for(asyncio.shield(end.opened), self.open_timeout)
         except TimeoutError:
             accepted = False
+        except BaseException:  # cancelled: the client went away
+            end.abandon()
+            raise
+        finally:
+            self._opening -= 1
         if not accepted:
-            end._end()
+            end.abandon()
             self.stats.refused += 1
             logger.info("! WebSocket for %s: its owner %s does not take it", sid, owner)
             return None

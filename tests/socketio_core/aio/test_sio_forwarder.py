@@ -5,6 +5,7 @@ limit, the timeout, a client that goes away, bad broker messages."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -463,4 +464,26 @@ async def test_a_relayed_message_over_the_broker_limit_ends_the_relay(
         assert not b.fwd.relays.landing_ends
     finally:
         await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_upgrades_waiting_for_a_deaf_owner_are_bounded(broker: MemoryBroker) -> None:
+    """An owner that never answers: one upgrade waits (up to open_timeout), the next one past
+    max_pending is answered 400 at once, with no publish."""
+    b = Node(broker, B, max_pending=1)
+    broker.deaf.add("ch#fwd#" + A)
+    await b.fwd.start()
+    try:
+        query = f"EIO=4&transport=websocket&sid={make_sid(A)}"
+        request = HTTPRequest("GET", "/engine.io/", query)
+        first = asyncio.ensure_future(b.eio.websocket_target(request))
+        await until(lambda: len(broker.published) == 1, "the first open published")
+        second = await b.eio.websocket_target(request)
+        assert isinstance(second, PreparedResponse) and second.status == 400
+        assert len(broker.published) == 1 and b.fwd.relays.stats.refused == 1
+        first.cancel()  # the client went away: nothing stays
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        assert not b.fwd.relays.landing_ends
+    finally:
         await b.fwd.stop()
