@@ -9,9 +9,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
-# The modules of the optional mypyc build (socketio_core/native.py) and the file that lists them.
-MYPYC_SOURCES := socketio_core/native.py socketio_core/packet.py socketio_core/rooms.py \
-	socketio_core/server_events.py socketio_core/server_session.py
+# What the optional mypyc build (socketio_core/native.py) is made from, with what it imports.
+MYPYC_SOURCES := $(wildcard socketio_core/*.py)
 
 .PHONY: setup demo browser brokers test lint typecheck bench clean
 
@@ -31,7 +30,7 @@ $(VENV)/.installed: pyproject.toml setup.py websocket/_speedups.c tests/node/pac
 
 # The install above builds the accelerators (setup.py: the C speedup, and socketio_core's core
 # compiled with mypyc when a C compiler is present). A compiled build older than its sources is
-# ignored at import (the pure modules run), so rebuild it in place when they change.
+# ignored at import (the pure modules run), so rebuild it in place when one changes.
 $(VENV)/.compiled: $(MYPYC_SOURCES) | $(VENV)/.installed
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	touch $@

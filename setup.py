@@ -95,8 +95,7 @@ class BuildExt(build_ext):
                 remove_build(folder)
             say("the mypyc build of socketio_core failed (no C compiler?): it stays pure Python")
             return
-        hashes = NATIVE["source_hashes"](ROOT / PACKAGE)
-        manifest = json.dumps({"sources": hashes}, indent=1, sort_keys=True) + "\n"
+        manifest = json.dumps(NATIVE["manifest_of"](ROOT / PACKAGE), indent=1) + "\n"
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / NATIVE["MANIFEST"]).write_text(manifest, encoding="utf-8")

@@ -7,7 +7,8 @@ what every test checks, what a machine without a C compiler runs, and what the c
 is built from. ``setup.py`` compiles them with mypyc (they are ``mypy --strict`` already) when
 mypy and a C compiler are present at install time, into the folder ``socketio_core/_compiled/``:
 one small extension module per listed module, the shared library ``native__mypyc`` that holds
-their code, and ``manifest.json`` with the SHA-256 of each source the build was made from.
+their code, and ``manifest.json`` with the SHA-256 of each source the build was made from (the
+compiled modules and the package modules they import).
 
 Nothing in ``_compiled/`` can shadow a pure module by accident: the import system only finds it
 because ``socketio_core/__init__.py`` calls :func:`select`, which puts the folder in front of
@@ -17,8 +18,8 @@ and says why in :data:`REASON`:
 * neither ``SOCKETIO_NO_MYPYC`` nor ``WEBSOCKET_NO_SPEEDUPS`` (the C speedup's switch, which
   thus forces every accelerator off) is set to a non-empty value in the environment;
 * the manifest lists exactly :data:`COMPILED_MODULES` and each hash matches the source beside
-  it: after an edit to ``packet.py`` the stale build is ignored, never run (rebuild with
-  ``python setup.py build_ext --inplace`` or ``make setup``);
+  it: after an edit to ``packet.py`` (or to ``exceptions.py``, which it imports) the stale build
+  is ignored, never run (rebuild with ``python setup.py build_ext --inplace`` or ``make setup``);
 * every extension module is there and the shared library loads.
 
 Then ``import socketio_core.packet`` loads the compiled module under its own name, so every
@@ -43,15 +44,16 @@ modules in a subprocess, so both stay tested. ``benchmarks/socketio_layer.py`` m
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.machinery
 import json
 import logging
 import os
-from collections.abc import Mapping, MutableSequence
+from collections.abc import Iterable, Mapping, MutableSequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "ACTIVE",
@@ -61,6 +63,8 @@ __all__ = [
     "MANIFEST",
     "REASON",
     "compiled_dir_problem",
+    "import_closure",
+    "manifest_of",
     "select",
     "source_hashes",
 ]
@@ -85,11 +89,42 @@ ACTIVE = False
 REASON = "socketio_core was not imported through its package"
 
 
-def source_hashes(package_dir: Path) -> dict[str, str]:
-    """The SHA-256 of each compiled module's source in ``package_dir``, by module name."""
+def import_closure(package_dir: Path) -> list[str]:
+    """The compiled modules and the modules of the package they import, directly or not.
+
+    A change to any of them can change what the compiled code assumes (mypyc checks the types
+    of what crosses into compiled code), so the manifest records them all.
+    """
+    found: set[str] = set()
+    todo = list(COMPILED_MODULES)
+    while todo:
+        name = todo.pop()
+        path = package_dir / f"{name}.py"
+        if name in found or not path.is_file():
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    todo.append(node.module.partition(".")[0])
+                else:
+                    todo.extend(alias.name for alias in node.names)
+    return sorted(found)
+
+
+def source_hashes(package_dir: Path, names: Iterable[str]) -> dict[str, str]:
+    """The SHA-256 of the source of each module ``names`` in ``package_dir``, by name."""
     return {
         name: hashlib.sha256((package_dir / f"{name}.py").read_bytes()).hexdigest()
-        for name in COMPILED_MODULES
+        for name in names
+    }
+
+
+def manifest_of(package_dir: Path) -> dict[str, Any]:
+    """What a build of the sources in ``package_dir`` records in :data:`MANIFEST`."""
+    return {
+        "compiled": list(COMPILED_MODULES),
+        "sources": source_hashes(package_dir, import_closure(package_dir)),
     }
 
 
@@ -113,11 +148,19 @@ def compiled_dir_problem(package_dir: Path, environ: Mapping[str, str]) -> str |
         return "not built (no C compiler or no mypy at install time, or SOCKETIO_NO_MYPYC set)"
     except (OSError, ValueError) as exc:
         return f"unreadable {MANIFEST}: {exc}"
-    built = manifest.get("sources") if isinstance(manifest, dict) else None
-    if not isinstance(built, dict) or set(built) != set(COMPILED_MODULES):
+    if not isinstance(manifest, dict) or manifest.get("compiled") != list(COMPILED_MODULES):
         return f"{MANIFEST} does not list the modules {', '.join(COMPILED_MODULES)}"
-    current = source_hashes(package_dir)
-    changed = sorted(name for name in COMPILED_MODULES if built[name] != current[name])
+    built = manifest.get("sources")
+    if not isinstance(built, dict) or not set(COMPILED_MODULES) <= set(built):
+        return f"{MANIFEST} has no source hashes"
+    changed = []
+    for name, digest in sorted(built.items()):
+        try:
+            current = source_hashes(package_dir, [name])[name]
+        except OSError:
+            current = None
+        if current != digest:
+            changed.append(name)
     if changed:
         return (
             f"stale: {', '.join(f'{name}.py' for name in changed)} changed since the build "

@@ -46,12 +46,12 @@ def fake_build(tmp_path: Path) -> Path:
     package = tmp_path / "pkg"
     folder = package / native.COMPILED_DIR
     folder.mkdir(parents=True)
-    for name in native.COMPILED_MODULES:
+    for name in native.import_closure(PACKAGE_DIR):
         (package / f"{name}.py").write_bytes((PACKAGE_DIR / f"{name}.py").read_bytes())
+    for name in [*native.COMPILED_MODULES, LIBRARY]:
         (folder / f"{name}{SUFFIX}").write_bytes(b"")
-    (folder / f"{LIBRARY}{SUFFIX}").write_bytes(b"")
-    manifest = {"sources": native.source_hashes(package)}
-    (folder / native.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    manifest = json.dumps(native.manifest_of(package))
+    (folder / native.MANIFEST).write_text(manifest, encoding="utf-8")
     return package
 
 
@@ -95,18 +95,43 @@ def test_unreadable_manifest(tmp_path: Path) -> None:
 
 def test_manifest_of_other_modules(tmp_path: Path) -> None:
     package = fake_build(tmp_path)
-    manifest = {"sources": {"packet": "0" * 64}}
+    manifest = {**native.manifest_of(package), "compiled": ["packet"]}
     (package / native.COMPILED_DIR / native.MANIFEST).write_text(json.dumps(manifest))
     assert "does not list the modules" in (native.compiled_dir_problem(package, {}) or "")
 
 
-def test_an_edited_source_makes_the_build_stale(tmp_path: Path) -> None:
+def test_manifest_without_hashes(tmp_path: Path) -> None:
     package = fake_build(tmp_path)
-    with open(package / "packet.py", "a", encoding="utf-8") as source:
+    manifest = {**native.manifest_of(package), "sources": {"packet": "0" * 64}}
+    (package / native.COMPILED_DIR / native.MANIFEST).write_text(json.dumps(manifest))
+    assert native.compiled_dir_problem(package, {}) == f"{native.MANIFEST} has no source hashes"
+
+
+def test_the_manifest_covers_what_the_compiled_modules_import() -> None:
+    closure = native.import_closure(PACKAGE_DIR)
+    assert set(native.COMPILED_MODULES) < set(closure)
+    assert {"exceptions", "decoder", "parsers"} <= set(closure)
+    assert "native" not in closure
+    assert not any(name.startswith("aio") for name in closure)
+
+
+@pytest.mark.parametrize("name", ["packet", "exceptions"])
+def test_an_edited_source_makes_the_build_stale(tmp_path: Path, name: str) -> None:
+    """A compiled module, or one it imports: both can change what the compiled code assumes."""
+    package = fake_build(tmp_path)
+    with open(package / f"{name}.py", "a", encoding="utf-8") as source:
         source.write("\n# edited after the build\n")
     problem = native.compiled_dir_problem(package, {})
     assert problem is not None
-    assert problem.startswith("stale: packet.py changed since the build")
+    assert problem.startswith(f"stale: {name}.py changed since the build")
+
+
+def test_a_removed_source_makes_the_build_stale(tmp_path: Path) -> None:
+    package = fake_build(tmp_path)
+    (package / "exceptions.py").unlink()
+    problem = native.compiled_dir_problem(package, {})
+    assert problem is not None
+    assert problem.startswith("stale: exceptions.py changed since the build")
 
 
 @pytest.mark.parametrize("name", [*native.COMPILED_MODULES, LIBRARY])
