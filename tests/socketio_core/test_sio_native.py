@@ -192,7 +192,7 @@ def test_this_process_imports_what_the_seam_reports() -> None:
 
 @pytest.mark.parametrize("variable", native.DISABLE_VARIABLES)
 def test_switch_at_run_time(variable: str) -> None:
-    out = run_python(REPORT, **{variable: "1"})
+    out = run_python(REPORT, **{**PURE_ENV, variable: "1"})
     assert out.split() == [
         "disabled",
         "by",
