@@ -30,9 +30,10 @@ $(VENV)/.installed: pyproject.toml setup.py websocket/_speedups.c tests/node/pac
 
 # The install above builds the accelerators (setup.py: the C speedup, and socketio_core's core
 # compiled with mypyc when a C compiler is present). A compiled build older than its sources is
-# ignored at import (the pure modules run), so rebuild it in place when one changes.
+# ignored at import (the pure modules run), so rebuild it (re-install the project, no
+# dependencies) when one changes.
 $(VENV)/.compiled: $(MYPYC_SOURCES) | $(VENV)/.installed
-	$(BIN)/python setup.py --quiet build_ext --inplace
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed $(VENV)/.compiled
