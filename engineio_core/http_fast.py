@@ -183,13 +183,9 @@ class FastRequestParser:
 
     def _may_start(self, data: bytes | bytearray) -> bool:
         """Whether an incomplete head may still become a request of this path."""
-        get, post = self._starts
         size = len(data)
-        if size <= len(get) and get.startswith(data):
-            return True
-        if size <= len(post):
-            return post.startswith(data)
-        return data.startswith(get) or data.startswith(post)
+        # One of the two is a prefix of the other, whichever is shorter.
+        return any(start[:size] == data[: len(start)] for start in self._starts)
 
 
 def encode_response(

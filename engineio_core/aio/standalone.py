@@ -581,7 +581,8 @@ class _HTTPConnection:
             data = self.h11.send(h11.Response(status_code=response.status, headers=headers))
             data = (data or b"") + (self.h11.send(h11.Data(data=response.body)) or b"")
             data += self.h11.send(h11.EndOfMessage()) or b""
-        except h11.LocalProtocolError as exc:
+        except (h11.LocalProtocolError, UnicodeEncodeError) as exc:
+            # UnicodeEncodeError: h11 encodes str headers as ASCII (a non-ASCII cookie value).
             logger.error("! cannot send response: %s", exc)
             self.closed = True
             return
