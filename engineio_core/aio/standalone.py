@@ -372,7 +372,7 @@ class _HTTPConnection:
 
     async def _fast_step(self) -> bool:
         """Read, parse or answer one fast-path request; False when the connection is over."""
-        if self.fast_pending or self.abort_parked is not None:
+        if self.fast_pending:
             return await self._read(True)  # a response is due first: only watch for EOF
         buffer = self.buffer
         if not buffer:
@@ -402,7 +402,9 @@ class _HTTPConnection:
         )
         self.request_deadline = None  # the request has arrived whole
         self.fast_pending = True
-        self.abort_parked = await self.front.server.handle_http(request, body, self._respond)
+        abort = await self.front.server.handle_http(request, body, self._respond)
+        # Only a request still unanswered can be aborted by the client going away.
+        self.abort_parked = abort if self.fast_pending else None
         return True
 
     async def _read(self, paused: bool) -> bool:
@@ -524,7 +526,9 @@ class _HTTPConnection:
         else:
             await self._read_body(0)
         self.request_deadline = None  # the request has arrived whole
-        self.abort_parked = await self.front.server.handle_http(request, body, self._respond)
+        abort = await self.front.server.handle_http(request, body, self._respond)
+        # Only a request still unanswered can be aborted by the client going away.
+        self.abort_parked = abort if self.h11.our_state is h11.SEND_RESPONSE else None
 
     async def _static(self, request: HTTPRequest) -> bool:
         """Serve a static file (GET / HEAD) when ``static_files`` maps the path to one."""

@@ -13,14 +13,15 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
 from eio_kit import TIMEOUT, until
 
-from engineio_core.aio.server import AsyncServer
+from engineio_core.aio.server import AsyncServer, PreparedResponse
 from engineio_core.http_fast import FastHead, FastRequestParser, Verdict
+from engineio_core.request import HTTPRequest
 
 POLLING = "/engine.io/?EIO=4&transport=polling"
 
@@ -203,3 +204,48 @@ async def test_a_response_header_that_is_not_valid_http_closes_the_connection(
     errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].startswith("! cannot send response"), errors
     assert "Traceback" not in caplog.text
+
+
+class AnswerAtOnce:
+    """Remote sessions (``there-N`` sids) whose owner answers a forward at once."""
+
+    def __init__(self) -> None:
+        self.aborted = 0
+
+    def new_sid(self) -> str:
+        return "here-1"
+
+    def is_remote(self, sid: str) -> bool:
+        return sid.startswith("there-")
+
+    def forward(
+        self,
+        request: HTTPRequest,
+        body: bytes | None,
+        respond: Callable[[PreparedResponse | None], None],
+    ) -> Callable[[], None]:
+        respond(PreparedResponse(200, [("Content-Length", "3")], b"4hi"))
+
+        def abort() -> None:
+            self.aborted += 1
+
+        return abort
+
+
+@pytest.mark.asyncio
+async def test_a_request_answered_before_its_handler_returns_is_not_parked(
+    http_parser: bool,
+) -> None:
+    eio = AsyncServer()
+    remote = AnswerAtOnce()
+    eio.remote_sessions = remote
+    async with eio.listen("127.0.0.1", 0) as front:
+        conn = await Connection.open(front.port)
+        try:
+            for _ in range(2):  # the connection carries on
+                answer = await conn.exchange(get(f"{POLLING}&sid=there-1"))
+                assert answer.endswith(b"\r\n\r\n4hi")
+        finally:
+            conn.close()
+    # Closing the server ended the connection's task: nothing was left to abort.
+    assert remote.aborted == 0
