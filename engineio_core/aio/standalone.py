@@ -14,6 +14,15 @@ the other on a keep-alive connection, and never waits for anything but the netwo
   a 101 through the same h11 connection, and from then on the same task reads WebSocket frames
   and hands each message to the session (:meth:`websocket.aio.Connection.run`).
 
+The polling fast path: between requests, with nothing left in h11's buffer, the bytes read go
+to :class:`~engineio_core.http_fast.FastRequestParser`, which recognises the GET and POST a
+connected Engine.IO client sends (the requests of nearly every polling message) and answers
+them without h11, in one write (:func:`~engineio_core.http_fast.encode_response`). Whatever it
+declines (a handshake with odd headers, an upgrade, ``Connection: close``, anything malformed
+or over a limit) is handed to h11 with every byte read so far, and h11 parses on until it is
+between requests again with an empty buffer. h11 is the reference: ``fast_path=False`` sends
+every request through it, and the tests run the hardening suites both ways.
+
 Limits: the request head is bounded by ``max_header_bytes`` and ``max_header_count`` (431
 above, checked on the parsed head too, so they hold whatever the TCP read boundaries were),
 each request must arrive within ``request_timeout`` once started, a keep-alive connection with
