@@ -62,13 +62,19 @@ def post(target: str, body: bytes, headers: str = "") -> bytes:
 
 @asynccontextmanager
 async def verdicts(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[str]]:
-    """Record what the fast parser says about each complete or incomplete head."""
+    """Record what the fast parser decides: the method of a head it takes, or "not mine".
+
+    "need data" is not recorded: how many reads a request takes is up to TCP.
+    """
     seen: list[str] = []
     parse_head = FastRequestParser.parse_head
 
     def recording(self: FastRequestParser, data: bytes | bytearray) -> FastHead | Verdict:
         result = parse_head(self, data)
-        seen.append(result.method if isinstance(result, FastHead) else result.value)
+        if isinstance(result, FastHead):
+            seen.append(result.method)
+        elif result is Verdict.NOT_MINE:
+            seen.append(result.value)
         return result
 
     monkeypatch.setattr(FastRequestParser, "parse_head", recording)
