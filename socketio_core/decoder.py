@@ -199,12 +199,13 @@ class JsonDecoder(Decoder):
         """Decode a text message: a whole packet, or the text part of a binary one."""
         if self._pending is not None:
             raise AttachmentError("text message while waiting for binary attachments")
-        if not text:
-            raise DecodeError("empty packet")
-        # Check CONNECT-first on the type digit, before parsing anything else.
-        packet_type = PacketType(int(text[0])) if text[0] in "0123456" else None
-        if packet_type is not None:
-            self._check_first(packet_type)
+        if self._state is DecoderState.AWAITING_CONNECT:
+            if not text:
+                raise DecodeError("empty packet")
+            # Check CONNECT-first on the type digit, before parsing anything else.
+            packet_type = PacketType(int(text[0])) if text[0] in "0123456" else None
+            if packet_type is not None:
+                self._check_first(packet_type)
         decoded = decode_text(text, max_attachments=self.max_attachments)
         if isinstance(decoded, PendingPacket):
             self._pending = decoded
