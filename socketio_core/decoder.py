@@ -138,11 +138,15 @@ class Decoder(abc.ABC):
         try:
             return self._feed(message)
         except RemoteProtocolError as exc:
-            self._discard()
-            self._set_state(DecoderState.FAILED)
-            self.error = exc
-            logger.debug("! invalid packet: %s", exc)
+            self._failed(exc)
             raise
+
+    def _failed(self, exc: RemoteProtocolError) -> None:
+        """Drop what is buffered and move to FAILED (the peer broke the protocol)."""
+        self._discard()
+        self._set_state(DecoderState.FAILED)
+        self.error = exc
+        logger.debug("! invalid packet: %s", exc)
 
     @abc.abstractmethod
     def _feed(self, message: Message) -> Packet | None:
@@ -187,6 +191,25 @@ class JsonDecoder(Decoder):
         self._pending = None
         self._buffers = []
         self._buffered_bytes = 0
+
+    def feed(self, message: Message) -> Packet | None:
+        """Take one Engine.IO message; see :meth:`Decoder.feed`.
+
+        The per-message case, a text message between packets, is decoded here at once; the
+        others go through :meth:`Decoder.feed`.
+        """
+        if self._state is DecoderState.OPEN and type(message) is str:
+            try:
+                decoded = decode_text(message, max_attachments=self.max_attachments)
+            except RemoteProtocolError as exc:
+                self._failed(exc)
+                raise
+            if isinstance(decoded, PendingPacket):
+                self._pending = decoded
+                self._set_state(DecoderState.RECONSTRUCTING)
+                return None
+            return decoded
+        return super().feed(message)
 
     def _feed(self, message: Message) -> Packet | None:
         if isinstance(message, str):

@@ -554,12 +554,13 @@ def _decode_text(text: str, max_attachments: int) -> Packet | PendingPacket:
         namespace = NamespaceName(text[i:end])
         i = end + 1
     id = None
-    if i < len(text) and text[i] in _DIGITS:
+    size = len(text)
+    if i < size and text[i] in _DIGITS:
         end = _scan_digits(text, i, _MAX_ID_DIGITS, "ack id")
         id = int(text[i:end])
         i = end
     data = None
-    if i < len(text):
+    if i < size:
         data = _loads(text[i:])
         if data is None:
             # No type takes null; None stands for "no payload" in a Packet.

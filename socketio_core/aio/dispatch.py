@@ -64,6 +64,8 @@ __all__ = ["Dispatcher", "Membership", "SocketContext"]
 logger = logging.getLogger(__name__)
 
 _COROUTINE = inspect.CO_COROUTINE
+#: What handlers usually return, never awaitable (``inspect.isawaitable`` is an ABC check).
+_PLAIN = frozenset({type(None), str, int, float, bool, list, dict, tuple, bytes})
 
 Middleware = Callable[..., Any]
 Middlewares = list[tuple[str | None, Middleware]]
@@ -385,7 +387,8 @@ class Dispatcher:
         except Exception:
             logger.error("! handler for %r failed (sid %s)", event.event, ctx.sid, exc_info=True)
             return
-        if type(result) is types.CoroutineType or inspect.isawaitable(result):
+        kind = type(result)
+        if kind is types.CoroutineType or (kind not in _PLAIN and inspect.isawaitable(result)):
             conn.inbox.push(functools.partial(self._finish, conn, ctx, event, result))
         elif event.id is not None and self.sockets.get(ctx.sid) is ctx:
             conn.ack(ctx.sid, event.id, as_args(result))
