@@ -305,11 +305,12 @@ class Packet:
     ) -> Packet:
         """A packet from fields the caller has already validated (no second walk)."""
         packet = object.__new__(cls)
-        object.__setattr__(packet, "type", packet_type)
-        object.__setattr__(packet, "namespace", namespace)
-        object.__setattr__(packet, "data", data)
-        object.__setattr__(packet, "id", id)
-        object.__setattr__(packet, "attachments", count)
+        # The slots' own setters: what ``object.__setattr__`` ends in, without the lookup.
+        _set_type(packet, packet_type)
+        _set_namespace(packet, namespace)
+        _set_data(packet, data)
+        _set_id(packet, id)
+        _set_attachments(packet, count)
         return packet
 
     @classmethod
@@ -354,6 +355,14 @@ class Packet:
         ):
             return cls._trusted(packet_type, NamespaceName(namespace), data, id, count)
         return cls._checked(packet_type, namespace, data, id, count)
+
+
+_slots: Any = vars(Packet)
+_set_type = _slots["type"].__set__
+_set_namespace = _slots["namespace"].__set__
+_set_data = _slots["data"].__set__
+_set_id = _slots["id"].__set__
+_set_attachments = _slots["attachments"].__set__
 
 
 def _deconstruct(data: Any, buffers: list[bytes]) -> Any:
@@ -566,13 +575,27 @@ def _decode_text(text: str, max_attachments: int) -> Packet | PendingPacket:
             # No type takes null; None stands for "no payload" in a Packet.
             raise InvalidPacket(f"{packet_type.name} payload must not be null")
     # One validation pass. The namespace is valid as read (a "/", up to the first comma);
-    # the id is digits, its range and whether the type takes one are left to check.
-    problem = None
-    if id is not None or packet_type in _NEEDS_ID:
-        problem = _id_problem(packet_type, id)
-    problem = problem or _data_problem(packet_type, data)
-    if problem is not None:
-        raise InvalidPacket(problem)
+    # the id is digits, its range and whether the type takes one are left to check. The
+    # per-message shapes are checked inline; the rules' own functions say what is wrong.
+    if packet_type is PacketType.EVENT:
+        valid = (
+            (id is None or id <= MAX_ACK_ID)
+            and type(data) is list
+            and len(data) > 0
+            and type(data[0]) is str
+            and data[0] not in RESERVED_EVENTS
+        )
+    elif packet_type is PacketType.ACK:
+        valid = id is not None and id <= MAX_ACK_ID and type(data) is list
+    else:
+        valid = False
+    if not valid:
+        problem = None
+        if id is not None or packet_type in _NEEDS_ID:
+            problem = _id_problem(packet_type, id)
+        problem = problem or _data_problem(packet_type, data)
+        if problem is not None:
+            raise InvalidPacket(problem)
     if packet_type in BINARY_TYPES:
         nums: list[int] = []
         _collect_placeholders(data, count, nums)
