@@ -390,8 +390,8 @@ class Dispatcher:
         kind = type(result)
         if kind is types.CoroutineType or (kind not in _PLAIN and inspect.isawaitable(result)):
             conn.inbox.push(functools.partial(self._finish, conn, ctx, event, result))
-        elif event.id is not None and self.sockets.get(ctx.sid) is ctx:
-            conn.ack(ctx.sid, event.id, as_args(result))
+        else:
+            self._ack(conn, ctx, event, result)
 
     async def _event(self, conn: ServerSessionDriver, event: EventReceived) -> None:
         """An event queued behind the connection's other work, or with packet middlewares."""
@@ -451,8 +451,19 @@ class Dispatcher:
                     "! handler for %r failed (sid %s)", event.event, ctx.sid, exc_info=True
                 )
                 return
+        self._ack(conn, ctx, event, result)
+
+    def _ack(
+        self, conn: ServerSessionDriver, ctx: SocketContext, event: EventReceived, result: Any
+    ) -> None:
+        """Acknowledge an event with its handler's result, if asked to and still connected."""
         if event.id is not None and self.sockets.get(ctx.sid) is ctx:
-            conn.ack(ctx.sid, event.id, as_args(result))
+            try:
+                conn.ack(ctx.sid, event.id, as_args(result))
+            except SocketIOError:  # a result JSON cannot carry: the handler's bug, logged
+                logger.error(
+                    "! ack of %r cannot be sent (sid %s)", event.event, ctx.sid, exc_info=True
+                )
 
     async def _gone(self, event: SocketDisconnected) -> None:
         ctx = self.sockets.get(event.sid)

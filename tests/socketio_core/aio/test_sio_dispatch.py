@@ -688,3 +688,16 @@ async def test_packet_middlewares_still_see_every_event() -> None:
         await asyncio.wait_for(fake.got.wait(), 5)
     assert seen == [("sum", [1, 2])]
     assert fake.sent == ["31[3]"]
+
+
+@pytest.mark.asyncio
+async def test_a_result_json_cannot_carry_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    sio = AsyncServer()
+    sio.on("bad", lambda sid: {"when": object()})
+    sio.on("ok", lambda sid: "ok")
+    fake, receive = await open_fake(sio)
+    with caplog.at_level(logging.ERROR):
+        receive('21["bad"]')  # logged, not raised into the Engine.IO layer
+    assert "ack of 'bad' cannot be sent" in caplog.text
+    receive('22["ok"]')
+    assert fake.sent == ['32["ok"]']
