@@ -50,7 +50,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engineio_core.handshake import Sid
 
@@ -61,13 +61,18 @@ if TYPE_CHECKING:
     from engineio_core.aio.session import SessionDriver, WebSocketTarget, WebSocketTransport
     from engineio_core.request import HTTPRequest
 
-    from .forwarder import ForwardLink
-
 __all__ = ["RelayStats", "WebSocketRelays"]
 
 logger = logging.getLogger(__name__)
 
 _UPGRADE = "5"  # the Engine.IO upgrade packet (spec "Upgrade")
+
+
+class RelayLink(Protocol):
+    """What the relays need of the broker (the forwarder's link)."""
+
+    async def publish(self, channel: str, data: bytes) -> int | None:
+        """Publish ``data``; the number of subscribers that got it when the broker says."""
 
 
 class _Outbox:
@@ -430,7 +435,7 @@ class WebSocketRelays:
 
     def __init__(
         self,
-        link: ForwardLink,
+        link: RelayLink,
         channel: str,
         node: str,
         spawn: Callable[[Awaitable[Any]], None],

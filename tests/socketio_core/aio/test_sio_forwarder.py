@@ -487,3 +487,25 @@ async def test_upgrades_waiting_for_a_deaf_owner_are_bounded(broker: MemoryBroke
         assert not b.fwd.relays.landing_ends
     finally:
         await b.fwd.stop()
+
+
+async def test_a_relay_that_hears_nothing_from_its_owner_closes(broker: MemoryBroker) -> None:
+    """The owner's messages (its pings among them) stop arriving without the owner being
+    gone for the broker: after a ping interval plus a ping timeout of silence (here shortened)
+    the landing process closes the WebSocket."""
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        b.fwd.relays.idle_timeout = 0.2
+        sid = await open_session(a)
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        await until(lambda: ws.written == ["3probe"], "the probe")
+        assert not ws.closed.is_set()
+        broker.deaf.add("ch#fwd#" + B)  # from now on nothing reaches b
+        await asyncio.wait_for(ws.closed.wait(), 5)
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
