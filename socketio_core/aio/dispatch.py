@@ -18,7 +18,10 @@ table of drivers and of sockets, and turns each core event into application work
 
 Connection work runs in the connection's ordered inbox, so a client's CONNECT, events and
 disconnect reach the application in arrival order (with ``async_handlers``, each event runs
-in a task of its own instead). The dispatcher is given narrow pieces, not the server: the
+in a task of its own instead). One shortcut keeps that order: an event for a connection whose
+inbox is idle, with no packet middleware, has its handler called at once (in a copy of the
+context); a plain function's result is acked there, with no task and no coroutine, and only a
+coroutine goes to the inbox. The dispatcher is given narrow pieces, not the server: the
 parser, the handler registry, the room membership, the middleware lists and a ``spawn``.
 """
 
