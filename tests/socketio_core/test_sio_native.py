@@ -21,7 +21,7 @@ import pytest
 
 from socketio_core import native
 from socketio_core.exceptions import DecodeError
-from socketio_core.packet import Packet, decode_text
+from socketio_core.packet import MAX_NESTING, Packet, decode_text
 from socketio_core.parsers import MsgpackParser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,20 +209,30 @@ def test_compiled_in_a_fresh_interpreter() -> None:
 
 
 @pytest.mark.skipif(not native.ACTIVE, reason=f"mypyc build not in use: {native.REASON}")
-def test_compiled_payload_depth_is_the_parsers_limit() -> None:
-    """Compiled walks have no recursion limit; a peer's nesting is still bounded, by the parser.
+def test_compiled_payload_depth_limits() -> None:
+    """Compiled walks have no recursion limit; a peer's nesting is still bounded.
 
-    The pure modules refuse a payload some 900 levels deep (their walks reach the interpreter's
-    recursion limit first: test_sio_packet.py); compiled, it decodes, and the limit is json's
-    (the interpreter's recursion limit) or msgpack's (1,024 levels).
+    JSON payloads: by :data:`~socketio_core.packet.MAX_NESTING`, compiled or not. Msgpack
+    payloads: the pure walks refuse some 900 levels (they reach the interpreter's recursion
+    limit first: test_sio_parsers.py); compiled, the limit is msgpack's own, 1,024 levels.
     """
-    assert isinstance(decode_text('2["a",' + "[" * 900 + "]" * 900 + "]"), Packet)
+    too_deep = MAX_NESTING + 1
+    with pytest.raises(DecodeError, match="nested"):
+        decode_text('2["a",' + "[" * too_deep + "]" * too_deep + "]")
+    head = b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1a"
+    packet = MsgpackParser().decoder().feed(head + b"\x91" * 900 + b"\x90")
+    assert isinstance(packet, Packet)
     with pytest.raises(DecodeError):
-        decode_text('2["a",' + "[" * 100_000 + "]" * 100_000 + "]")
-    with pytest.raises(DecodeError):
-        MsgpackParser().decoder().feed(
-            b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data" + b"\x91" * 2000 + b"\x90"
-        )
+        MsgpackParser().decoder().feed(head + b"\x91" * 2000 + b"\x90")
+
+
+@pytest.mark.skipif(not native.ACTIVE, reason=f"mypyc build not in use: {native.REASON}")
+def test_compiled_packet_enforces_its_annotations() -> None:
+    """Arguments of the wrong Python type, which the pure Packet checks as rules."""
+    with pytest.raises(TypeError):
+        Packet.ack(("a",), id=1)  # type: ignore[arg-type]
+    # mypyc turns a bool passed for an int into that int at the call.
+    assert type(Packet.ack([], id=True).id) is int
 
 
 @pytest.mark.skipif(
