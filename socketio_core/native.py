@@ -32,9 +32,12 @@ What differs in the compiled modules (mypyc's rules, kept in mind by the code th
 * an interpreted class cannot subclass one of their classes, and replacing one of their
   functions on the module (monkeypatching) does not reach callers compiled with it;
 * compiled code has no recursion limit check. The payload walks recurse once per nesting level;
-  payloads from a peer are bounded by the parsers (``json`` stops at the interpreter's
-  recursion limit, msgpack at 1,024 levels), but an application that emits data nested tens of
-  thousands deep crashes the process instead of getting a ``RecursionError``.
+  payloads from a peer stay bounded (JSON by ``packet.MAX_NESTING``, msgpack by msgpack itself
+  at 1,024 levels), but an application that emits data nested tens of thousands deep crashes
+  the process instead of getting a ``RecursionError``;
+* arguments of the wrong Python type raise ``TypeError`` (the annotations are enforced) where
+  the pure code answers with its own checks, and a ``bool`` passed for an ``int`` becomes that
+  ``int``.
 
 The test suite runs against whatever this seam selected, and
 ``tests/socketio_core/test_sio_native.py`` runs the compiled modules' own tests again on the pure
