@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(AsyncRedisManager(url, forward_requests=True)): see docs/scaling.md",
     )
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)  # a worker's ready pipe
     add_check_parser(sub)
     add_bench_parser(sub)
     return parser
@@ -241,11 +242,15 @@ async def run(args: argparse.Namespace) -> None:
     ) as front:
         scheme = "https" if context else "http"
         host = args.host if ":" not in args.host else f"[{args.host}]"
-        print(
+        banner = (
             f"Socket.IO server on {scheme}://{host}:{front.port}/ "
-            f"(path /{args.socketio_path.strip('/')}/)",
-            flush=True,
+            f"(path /{args.socketio_path.strip('/')}/)"
         )
+        if args.ready_fd is None:
+            print(banner, flush=True)
+        else:  # a worker of --workers: tell the supervisor only (socketio_core.aio.workers)
+            with open(args.ready_fd, "w", encoding="utf-8") as ready:
+                ready.write(banner + "\n")
         await front.serve_forever()
 
 

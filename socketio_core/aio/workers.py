@@ -5,7 +5,8 @@ Theory of operation
 The supervisor (this process) reserves the port (binds a socket with ``SO_REUSEPORT``, never
 listens on it, so the kernel gives it no connection), then starts N worker processes, each
 ``python -m socketio_core serve module:sio --worker`` on the same port: each imports the
-module, builds its own ``AsyncServer`` and listens with ``SO_REUSEPORT``, and the kernel
+module, builds its own ``AsyncServer``, listens with ``SO_REUSEPORT`` and says so on a pipe
+of its own (``--ready-fd``; its stdout and stderr are the supervisor's), and the kernel
 spreads the incoming TCP connections over the workers (Linux hashes each connection's
 addresses and ports; there is no affinity between the requests of a session).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -65,20 +67,42 @@ def reserve_port(host: str, port: int) -> socket.socket:
 
 
 async def _start_worker(argv: Sequence[str], ready_timeout: float) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "socketio_core", *argv, stdout=asyncio.subprocess.PIPE
-    )
-    assert proc.stdout is not None
+    # The worker says it serves on a pipe of its own (--ready-fd); its stdout and stderr are
+    # ours, so that the application's output is never held in a pipe nobody reads (a worker
+    # printing 64 KiB into one would block for good).
+    read_fd, write_fd = os.pipe()
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), ready_timeout)
-    except TimeoutError:
-        line = b""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "socketio_core", *argv, "--ready-fd", str(write_fd),
+            pass_fds=(write_fd,),
+        )  # fmt: skip
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    line = await _read_ready_line(read_fd, ready_timeout)
     if not line:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
         raise SystemExit(f"error: a worker did not start (exit {proc.returncode})")
     return proc
+
+
+async def _read_ready_line(fd: int, timeout: float) -> bytes:
+    """The first line written on the pipe ``fd`` (closed here), or b"" at EOF or timeout."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=4096)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    try:
+        return await asyncio.wait_for(reader.readline(), timeout)
+    except (TimeoutError, ValueError):  # ValueError: a line over the limit
+        return b""
+    finally:
+        transport.close()
 
 
 async def _stop(procs: Sequence[asyncio.subprocess.Process], grace: float) -> None:

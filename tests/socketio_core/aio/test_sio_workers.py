@@ -3,13 +3,20 @@ tests/socketio_core/brokers/test_sio_roundrobin.py."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from socketio_core.aio import AsyncServer
+from socketio_core.aio import AsyncClient, AsyncServer
 from socketio_core.aio.redis_manager import AsyncRedisManager
 from socketio_core.aio.workers import check_workers, reserve_port
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_polling_without_forwarding_is_refused() -> None:
@@ -48,3 +55,64 @@ def test_reserved_port_is_shared_with_reuse_port() -> None:
             worker.listen()
     finally:
         reserved.close()
+
+
+CHATTY_APP = """
+from socketio_core.aio import AsyncServer
+
+sio = AsyncServer(transports=["websocket"])
+
+
+@sio.event
+async def chat(sid, n):
+    print("x" * n, flush=True)  # the application's own output, on the worker's stdout
+    return n
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_worker_that_prints_does_not_block(tmp_path: Path) -> None:
+    """A worker's stdout is the supervisor's, not a pipe that nobody reads after the banner:
+    a handler printing more than a pipe holds (64 KiB on Linux) still answers."""
+    (tmp_path / "chatty_app.py").write_text(CHATTY_APP)
+    out_path = tmp_path / "stdout.txt"
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    with out_path.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "socketio_core", "serve", "chatty_app:sio", "--port", "0",
+            "--workers", "2", cwd=tmp_path, env=env, stdout=out, start_new_session=True,
+        )  # fmt: skip
+    try:
+        banner = await wait_for_line(out_path, proc, 60.0)
+        assert "2 workers" in banner, banner
+        port = int(banner.split(":")[2].split("/")[0])
+        clients = [AsyncClient(reconnection=False) for _ in range(4)]  # on one worker or both
+        try:
+            for client in clients:
+                await client.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+            for client in clients:
+                assert await client.call("chat", 200_000, timeout=20) == 200_000
+        finally:
+            for client in clients:
+                await client.disconnect()
+    finally:
+        if proc.returncode is None:
+            proc.terminate()  # the supervisor stops its workers
+        await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0
+    lines = out_path.read_bytes().splitlines()
+    assert lines.count(b"x" * 200_000) == 4  # the workers' output reached the supervisor's
+    assert sum(b"2 workers" in line for line in lines) == 1  # one banner, the supervisor's
+
+
+async def wait_for_line(path: Path, proc: asyncio.subprocess.Process, timeout: float) -> str:
+    """The first line written to ``path`` by ``proc`` (a file: polled, bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = path.read_bytes()
+        if b"\n" in data:
+            return data.split(b"\n", 1)[0].decode()
+        if proc.returncode is not None or time.monotonic() > deadline:
+            raise AssertionError(f"no banner (exit {proc.returncode}): {data[:200]!r}")
+        await asyncio.sleep(0.05)  # a file has no readiness event to await
