@@ -136,7 +136,8 @@ class Results:
 
     def median(self, key: str, cell: Cell, what: str) -> float | None:
         """The median of ``what`` over the valid runs of a cell (None if none is valid)."""
-        values = [r[what] for r in self.runs.get((key, cell), []) if ok(r) and r[what]]
+        runs = self.runs.get((key, cell), [])
+        values = [r[what] for r in runs if ok(r) and r.get(what) is not None]
         return float(statistics.median(values)) if values else None
 
     def failures(self) -> list[str]:
@@ -208,8 +209,9 @@ def start_server(key: str, redis: tuple[int, int], workdir: Path, count: int) ->
             if match is None:
                 raise RuntimeError(f"{key}: unexpected banner {line!r}")
             port, impl = int(match.group(1)), line
-            workers = children(proc.pid) or [proc.pid]  # --workers 1 serves in-process
-            server = Server(key, proc, port, impl, [proc.pid, *workers], workers, redis[0])
+            kids = children(proc.pid)  # none with --workers 1: it serves in-process
+            pids = [proc.pid, *kids]
+            server = Server(key, proc, port, impl, pids, kids or [proc.pid], redis[0])
             server.impl = (
                 f"socketio_core serve --workers {n[1:]} (asyncio, AsyncRedisManager"
                 f"(forward_requests=True), redis-server pid {redis[0]})"
@@ -422,13 +424,13 @@ def cpu_total(results: Results, key: str, cell: Cell) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
-def print_tables(results: Results, settings: Settings) -> None:
-    """The rates with ratios, then the CPU per operation."""
+def print_tables(results: Results, settings: Settings, keys: list[str]) -> None:
+    """The rates with ratios, then the CPU per operation (a column per server in ``keys``)."""
     w = settings.workers
     ours1, oursn, node1, noden = server_keys(w)
     head = [
         "scenario",
-        *(label(k) for k in server_keys(w)),
+        *(label(k) for k in keys),
         "ours/Node, 1 process",
         f"ours/Node, {w} processes",
         f"scaling ours ({w}/1)",
@@ -439,9 +441,9 @@ def print_tables(results: Results, settings: Settings) -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for cell in settings.cells():
-        rates = {k: results.median(k, cell, "rate") for k in server_keys(w)}
+        rates = {k: results.median(k, cell, "rate") for k in {*keys, *server_keys(w)}}
         row = [row_title(cell)]
-        row += ["FAIL" if rates[k] is None else fmt_rate(rates[k]) for k in server_keys(w)]
+        row += ["FAIL" if rates[k] is None else fmt_rate(rates[k]) for k in keys]
         row += [
             fmt_ratio(div(rates[ours1], rates[node1])),
             fmt_ratio(div(rates[oursn], rates[noden])),
@@ -456,12 +458,12 @@ def print_tables(results: Results, settings: Settings) -> None:
         " ours does the work more cheaply."
     )
     print()
-    head = ["scenario", *(label(k) for k in server_keys(w)), "Node/ours, 1", f"Node/ours, {w}"]
+    head = ["scenario", *(label(k) for k in keys), "Node/ours, 1", f"Node/ours, {w}"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for cell in settings.cells():
         row = [row_title(cell)]
-        for k in server_keys(w):
+        for k in keys:
             procs = results.median(k, cell, "cpuProcs")
             redis = results.median(k, cell, "cpuRedis")
             text = fmt_us(procs)
@@ -488,7 +490,11 @@ def parse_args() -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--rounds", type=int, help="rounds (3; --quick: 1)")
     parser.add_argument("--duration", type=float, help="measured seconds per echo cell (3)")
     parser.add_argument("--receivers", type=int, help="fan-out receivers (1,000)")
-    parser.add_argument("--servers", help=f"comma-separated subset of {server_keys(2)} (N=2)")
+    parser.add_argument(
+        "--servers",
+        help=f"comma-separated, instead of {server_keys(2)} (N=2); also ours-w1: "
+        "serve --workers 1 (one process on the Redis manager with forwarding)",
+    )
     parser.add_argument("--json", type=Path, help="also write every run to this file")
     args = parser.parse_args()
     if args.workers < 2:
@@ -510,7 +516,10 @@ def main() -> None:
     args, settings = parse_args()
     keys = server_keys(settings.workers)
     if args.servers:
-        keys = [k for k in keys if k in args.servers.split(",")]
+        keys = args.servers.split(",")
+        for key in keys:
+            if not re.fullmatch(r"(ours|node)-1|ours-w\d+|node-c\d+", key):
+                raise SystemExit(f"unknown server {key!r}")
     for package in ("ws", "@socket.io/sticky", "@socket.io/cluster-adapter"):
         if not NODE_MODULES.joinpath(package).is_dir():
             raise SystemExit(f"{NODE_MODULES} has no {package}: run npm install in tests/node")
@@ -542,7 +551,7 @@ def main() -> None:
         print(f"Server {label(key)}: {impl}")
     print(f"Command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print()
-    print_tables(results, settings)
+    print_tables(results, settings, keys)
     if args.json:
         runs = [{"server": k, **r} for (k, _), rs in sorted(results.runs.items()) for r in rs]
         args.json.write_text(json.dumps({"impls": results.impls, "runs": runs}, indent=1))
