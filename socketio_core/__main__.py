@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
+import signal
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from .aio import AsyncServer
@@ -251,7 +253,27 @@ async def run(args: argparse.Namespace) -> None:
         else:  # a worker of --workers: tell the supervisor only (socketio_core.aio.workers)
             with open(args.ready_fd, "w", encoding="utf-8") as ready:
                 ready.write(banner + "\n")
-        await front.serve_forever()
+        await serve_until_sigterm(front.serve_forever())
+
+
+async def serve_until_sigterm(serving: Coroutine[Any, Any, None]) -> None:
+    """Run ``serving`` until it ends or SIGTERM arrives (then cancel it: the front door and
+    the server shut down, closing every session, as on Ctrl-C); how ``--workers`` stops its
+    workers, and how container runtimes stop a process."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(serving)
+    no_handlers = (NotImplementedError, RuntimeError, ValueError)  # Windows, not the main thread
+    with contextlib.suppress(*no_handlers):
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # we were cancelled ourselves (Ctrl-C): not SIGTERM
+    finally:
+        with contextlib.suppress(*no_handlers):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def run_workers(args: argparse.Namespace) -> None:

@@ -64,6 +64,11 @@ sio = AsyncServer(transports=["websocket"])
 
 
 @sio.event
+async def disconnect(sid, reason):
+    print("disconnect:", reason, flush=True)
+
+
+@sio.event
 async def chat(sid, n):
     print("x" * n, flush=True)  # the application's own output, on the worker's stdout
     return n
@@ -104,6 +109,39 @@ async def test_a_worker_that_prints_does_not_block(tmp_path: Path) -> None:
     lines = out_path.read_bytes().splitlines()
     assert lines.count(b"x" * 200_000) == 4  # the workers' output reached the supervisor's
     assert sum(b"2 workers" in line for line in lines) == 1  # one banner, the supervisor's
+
+
+@pytest.mark.asyncio
+async def test_workers_stop_gracefully_on_sigterm(tmp_path: Path) -> None:
+    """SIGTERM to the supervisor: each worker closes its sessions (the ``disconnect``
+    handlers run with ``server disconnect``) before it exits, rather than dying at once."""
+    (tmp_path / "chatty_app.py").write_text(CHATTY_APP)
+    out_path = tmp_path / "stdout.txt"
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    with out_path.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "socketio_core", "serve", "chatty_app:sio", "--port", "0",
+            "--workers", "2", cwd=tmp_path, env=env, stdout=out, start_new_session=True,
+        )  # fmt: skip
+    clients = [AsyncClient(reconnection=False) for _ in range(4)]
+    try:
+        banner = await wait_for_line(out_path, proc, 60.0)
+        port = int(banner.split(":")[2].split("/")[0])
+        for client in clients:
+            await client.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+            assert await client.call("chat", 1, timeout=20) == 1
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        for client in clients:
+            await client.disconnect()
+    assert proc.returncode == 0
+    lines = out_path.read_bytes().splitlines()
+    assert lines.count(b"disconnect: server disconnect") == 4, lines[-6:]
 
 
 async def wait_for_line(path: Path, proc: asyncio.subprocess.Process, timeout: float) -> str:
