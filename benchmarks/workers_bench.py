@@ -20,9 +20,11 @@ room and acks ``n``):
   forwarded over Redis, and a broadcast reaches the other workers through Redis;
 * **Node, 1 process**: ``sio_servers/node_socketio.js`` (socket.io 4.8, in-memory adapter);
 * **Node cluster N**: ``sio_servers/node_cluster.js``: the ``cluster`` module with N workers,
-  ``@socket.io/sticky`` in the primary (least-connection; every request of a session reaches
+  ``@socket.io/sticky`` in the primary (round-robin; every request of a session reaches
   its worker) and ``@socket.io/cluster-adapter`` (broadcasts relayed by the primary over IPC).
-  (``@socket.io/cluster-engine``, the no-sticky alternative, is not on the npm registry.)
+  (``@socket.io/cluster-engine``, the no-sticky alternative, is not on the npm registry.
+  Round-robin rather than the README's least-connection, which counts a worker's sessions
+  only once the worker reported them: a burst of new connections all lands on one worker.)
 
 Load: ``benchmarks/sio_load.js``, the generator of ``socketio_bench.py`` (raw Engine.IO v4 /
 Socket.IO v5 frames; every ack and every tick checked, a failing cell prints **FAIL**), on:
@@ -395,6 +397,9 @@ def cell_text(result: dict[str, Any]) -> str:
     if result.get("cpuRedis") is not None:
         cpu += f" + Redis {fmt_us(result['cpuRedis'])}"
     spread = f", fds/worker {result['held']}" if "held" in result else ""
+    split = result.get("cpuPerWorker")
+    if split and len(split) > 1 and None not in split:
+        spread += ", CPU/worker " + "/".join(f"{100 * c:.0f}%" for c in split)
     return (
         f"{fmt_rate(result['rate'])}, p50 {fmt_ms(result['p50'])} / p99 "
         f"{fmt_ms(result['p99'])} ms, CPU/op {cpu}{spread}"

@@ -1,11 +1,17 @@
 // Socket.IO server for benchmarks/workers_bench.py: Node socket.io 4.8 on the `cluster` module,
 // set up as socket.io documents it for several cores on one machine: `@socket.io/sticky` in the
 // primary (it accepts every TCP connection, reads the first request, and hands the connection
-// to the worker that owns the request's sid, a new session to the worker with the fewest
-// clients) and `@socket.io/cluster-adapter` (a broadcast in one worker reaches the clients of
-// the others through the primary, over the cluster's IPC channels).
+// to the worker that owns the request's sid, a new session to the next worker) and
+// `@socket.io/cluster-adapter` (a broadcast in one worker reaches the clients of the others
+// through the primary, over the cluster's IPC channels).
+//
+// The balancing of new sessions is "round-robin" by default. The README's "least-connection"
+// counts a worker's sessions only once the worker has reported them, so a burst of new
+// connections (10 WebSocket clients opened at once) all go to the same worker; round-robin
+// spreads them evenly, so Node's cluster is measured at its best.
 //
 // Usage: NODE_PATH=tests/node/node_modules node node_cluster.js PING_INTERVAL_SECONDS WORKERS
+//   [round-robin|least-connection|random]
 // The primary listens on 127.0.0.1, port 0, and prints one JSON line
 // {"port": N, "impl": ..., "pids": [primary, worker...]} once every worker is ready; it
 // serves until SIGTERM or SIGINT, and then stops its workers. The handlers are those of
@@ -22,11 +28,12 @@ const { createAdapter, setupPrimary } = require("@socket.io/cluster-adapter");
 
 const pingMs = Math.round(1000 * Number(process.argv[2] || 300));
 const workers = Number(process.argv[3] || 2);
+const balancing = process.argv[4] || "round-robin";
 const READY = "workers-bench:ready";
 
 if (cluster.isPrimary) {
   const httpServer = http.createServer();
-  setupMaster(httpServer, { loadBalancingMethod: "least-connection" });
+  setupMaster(httpServer, { loadBalancingMethod: balancing });
   setupPrimary();
   cluster.setupPrimary({ serialization: "advanced" });
   let ready = 0;
@@ -45,7 +52,7 @@ if (cluster.isPrimary) {
             impl:
               `socket.io ${packageVersion("socket.io")} on node ${process.version} cluster, ` +
               `${workers} workers, @socket.io/sticky ${packageVersion("@socket.io/sticky")} ` +
-              `(least-connection) + @socket.io/cluster-adapter ` +
+              `(${balancing}) + @socket.io/cluster-adapter ` +
               `${packageVersion("@socket.io/cluster-adapter")}`,
             pids,
           }) + "\n",
