@@ -54,7 +54,7 @@ from websocket.protocol import Role
 from ..request import HTTPRequest
 from ..static import StaticFiles, resolve_static
 from .front import PreparedResponse, Respond
-from .session import SessionDriver
+from .session import WebSocketTarget
 
 __all__ = ["FrontDoorServer", "StandaloneServer"]
 
@@ -125,7 +125,7 @@ class FrontDoorServer(Protocol):
     ) -> Callable[[], None] | None:
         """Answer one polling request through ``respond``; returns an abort for a parked GET."""
 
-    async def websocket_target(self, request: HTTPRequest) -> SessionDriver | PreparedResponse:
+    async def websocket_target(self, request: HTTPRequest) -> WebSocketTarget | PreparedResponse:
         """The session a WebSocket request attaches to, or the refusal to send."""
 
     async def shutdown(self) -> None:
@@ -544,7 +544,7 @@ class _HTTPConnection:
                 extra.append(("Sec-WebSocket-Version", "13"))
             self.failed = True
             self._send_error(exc.status, str(exc), extra)
-            self._new_session_failed(target)
+            target.handshake_failed()
             return
         self.writer.write(
             self.h11.send(h11.InformationalResponse(status_code=101, headers=headers)) or b""
@@ -563,15 +563,9 @@ class _HTTPConnection:
             _run_websocket, conn, target, self.front.shared_frames, trailing
         )
 
-    @staticmethod
-    def _new_session_failed(target: SessionDriver) -> None:
-        """A WebSocket-only handshake whose upgrade failed: its session ends here."""
-        if target.ws is None and target.core.transport.value == "websocket":
-            target.ws_closed()
-
 
 async def _run_websocket(
-    conn: Any, target: SessionDriver, shared: _SharedFrames, trailing: bytes
+    conn: Any, target: WebSocketTarget, shared: _SharedFrames, trailing: bytes
 ) -> None:
     """Read an accepted WebSocket in the connection's task, feeding its session."""
     if not target.attach_websocket(_WebSocketAdapter(conn, shared)):
