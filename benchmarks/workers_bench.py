@@ -142,6 +142,11 @@ class Results:
         values = [r[what] for r in runs if ok(r) and r.get(what) is not None]
         return float(statistics.median(values)) if values else None
 
+    def best(self, key: str, cell: Cell) -> float | None:
+        """The highest rate over the valid runs of a cell (a busy neighbour only slows)."""
+        values = [r["rate"] for r in self.runs.get((key, cell), []) if ok(r)]
+        return float(max(values)) if values else None
+
     def failures(self) -> list[str]:
         return [
             f"{key} {cell[0]} n={cell[1]}: {'; '.join(r['firstErrors'][:3])}"
@@ -480,6 +485,24 @@ def print_tables(results: Results, settings: Settings, keys: list[str]) -> None:
             fmt_ratio(div(cpu_total(results, noden, cell), cpu_total(results, oursn, cell))),
         ]
         print("| " + " | ".join(row) + " |")
+    print()
+    print("Best round of each cell (the machine is shared: a busy neighbour only slows a run):")
+    print()
+    head = ["scenario", *(label(k) for k in keys), "ours/Node, 1", f"ours/Node, {w}"]
+    head += [f"scaling ours ({w}/1)", f"scaling Node ({w}/1)"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for cell in settings.cells():
+        best = {k: results.best(k, cell) for k in {*keys, *server_keys(w)}}
+        row = [row_title(cell)]
+        row += ["FAIL" if best[k] is None else fmt_rate(best[k]) for k in keys]
+        row += [
+            fmt_ratio(div(best[ours1], best[node1])),
+            fmt_ratio(div(best[oursn], best[noden])),
+            fmt_ratio(div(best[oursn], best[ours1])),
+            fmt_ratio(div(best[noden], best[node1])),
+        ]
+        print("| " + " | ".join(row) + " |")
     problems = results.failures()
     if problems:
         print()
@@ -501,6 +524,7 @@ def parse_args() -> tuple[argparse.Namespace, Settings]:
         "serve --workers 1 (one process on the Redis manager with forwarding)",
     )
     parser.add_argument("--json", type=Path, help="also write every run to this file")
+    parser.add_argument("--replay", type=Path, help="print the tables of a --json file; no run")
     args = parser.parse_args()
     if args.workers < 2:
         raise SystemExit("--workers must be at least 2 (1 process is the baseline)")
@@ -528,6 +552,14 @@ def main() -> None:
     for package in ("ws", "@socket.io/sticky", "@socket.io/cluster-adapter"):
         if not NODE_MODULES.joinpath(package).is_dir():
             raise SystemExit(f"{NODE_MODULES} has no {package}: run npm install in tests/node")
+    if args.replay:
+        results = Results()
+        saved = json.loads(args.replay.read_text())
+        results.impls = saved["impls"]
+        for run in saved["runs"]:
+            results.add(run["server"], (run["mode"], run["concurrency"]), run)
+        print_tables(results, settings, [k for k in keys if k in results.impls])
+        return
     raise_fd_limit(settings.receivers * 4 + 1000)
     started = time.perf_counter()
     results = Results()
