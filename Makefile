@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
+# What the optional mypyc build (socketio_core/native.py) is made from, with what it imports.
+MYPYC_SOURCES := $(wildcard socketio_core/*.py)
 
 .PHONY: setup demo browser brokers test lint typecheck bench clean
 
@@ -24,8 +26,17 @@ $(VENV)/.installed: pyproject.toml setup.py websocket/_speedups.c tests/node/pac
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	cd demo && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+	touch -r $@ $(VENV)/.compiled
 
-setup: $(VENV)/.installed
+# The install above builds the accelerators (setup.py: the C speedup, and socketio_core's core
+# compiled with mypyc when a C compiler is present). A compiled build older than its sources is
+# ignored at import (the pure modules run), so rebuild it (re-install the project, no
+# dependencies) when one changes.
+$(VENV)/.compiled: $(MYPYC_SOURCES) | $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed $(VENV)/.compiled
 
 # Debian's redis-server and rabbitmq-server, for the message-queue manager tests (they start
 # private instances on loopback ports of their own); the demo does not need them.

@@ -18,12 +18,19 @@ The client side's core is :mod:`socketio_core.client_session`, the message-queue
 :mod:`socketio_core.pubsub`. The asyncio layer, :mod:`socketio_core.aio`, has the native
 classes. Errors are in :mod:`socketio_core.exceptions`. The protocol is
 ``shared/specs/socket.io-protocol-v5.md``.
+
+The per-message core modules may run compiled with mypyc, when the install built them: the
+seam is :mod:`socketio_core.native`, called below before any of them is imported.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from . import native as _native
+
+_native.select(__path__)
 
 #: python-socketio's public names -> (module, attribute), imported on first use.
 _LAZY: dict[str, tuple[str, str]] = {

@@ -304,7 +304,7 @@ class Packet:
         count: int,
     ) -> Packet:
         """A packet from fields the caller has already validated (no second walk)."""
-        packet = object.__new__(cls)
+        packet: Packet = _new_packet(cls)
         # The slots' own setters: what ``object.__setattr__`` ends in, without the lookup.
         _set_type(packet, packet_type)
         _set_namespace(packet, namespace)
@@ -357,6 +357,10 @@ class Packet:
         return cls._checked(packet_type, namespace, data, id, count)
 
 
+# Packet._trusted allocates without running __init__. In pure Python that is object.__new__;
+# under the mypyc build (socketio_core.native) Packet is a native class that only its own
+# __new__ may allocate, and mypyc cannot compile a call of cls.__new__: so look it up once here.
+_new_packet: Final[Any] = getattr(Packet, "__new__")  # noqa: B009
 _slots: Any = vars(Packet)
 _set_type = _slots["type"].__set__
 _set_namespace = _slots["namespace"].__set__

@@ -9,7 +9,7 @@ and, for a disconnect, :class:`AckFailed` events, never an event that echoes the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from .exceptions import SocketIOError
 
@@ -18,6 +18,7 @@ __all__ = [
     "SERVER_NAMESPACE_DISCONNECT",
     "AckFailed",
     "AckReceived",
+    "AckToken",
     "CloseConnection",
     "ConnectRequested",
     "EventReceived",
@@ -29,6 +30,10 @@ __all__ = [
 #: the Engine.IO close reasons, passed through.
 CLIENT_NAMESPACE_DISCONNECT: Final = "client namespace disconnect"
 SERVER_NAMESPACE_DISCONNECT: Final = "server namespace disconnect"
+
+#: What an acked emit is told apart by: any object the emitter chooses. (A named alias rather
+#: than ``object`` in the fields below: mypyc's dataclasses cannot name ``object`` there.)
+AckToken: TypeAlias = object
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,7 @@ class AckReceived:
     """A client acknowledged an emit made with ``token``."""
 
     sid: str
-    token: object
+    token: AckToken
     args: list[Any]
 
 
@@ -71,7 +76,7 @@ class AckFailed:
     :exc:`NotConnected`."""
 
     sid: str
-    token: object
+    token: AckToken
     error: SocketIOError
 
 

@@ -78,6 +78,7 @@ from .server_events import (
     CLIENT_NAMESPACE_DISCONNECT,
     AckFailed,
     AckReceived,
+    AckToken,
     CloseConnection,
     ConnectRequested,
     EventReceived,
@@ -139,7 +140,7 @@ class _PendingAck:
 
     sid: str
     id: int
-    token: object
+    token: AckToken
     deadline: float | None
     done: bool = False
 
