@@ -96,18 +96,21 @@ def take_over_stream(
         and whether the peer's end of stream (or the connection's loss) came before the switch.
     """
     transport.set_protocol(protocol)  # from here on, no byte can reach the reader
-    eof = reader.at_eof()
-    reader.feed_eof()
-    # A StreamReader at end of file answers read() without suspending: run it to completion
-    # here (its public API has no synchronous read). It also resumes a transport that the
-    # stream protocol paused for a full buffer.
-    coro = reader.read()
+    if reader.at_eof():
+        return b"", True
+    # StreamReader has no synchronous read: step read() once by hand. With bytes buffered it
+    # returns them at once (all of them: no limit); with none, it would wait for more, which
+    # can only come to the new protocol now, so the step is abandoned. Either way, at_eof()
+    # then says whether the end of stream had arrived too.
+    coro = reader.read(2**62)
     try:
         coro.send(None)
     except StopIteration as done:
-        return bytes(done.value), eof
+        data = bytes(done.value)
     except (ConnectionError, OSError) as exc:  # the stream recorded the connection's loss
         logger.debug("! connection lost before the hand-over: %s", exc)
         return b"", True
-    coro.close()  # pragma: no cover (a StreamReader at EOF never waits)
-    raise RuntimeError("StreamReader.read() suspended at end of file")  # pragma: no cover
+    else:
+        coro.close()
+        data = b""
+    return data, reader.at_eof()
