@@ -6,11 +6,12 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/nosticky_polling.py              # 2 rounds x 2 modes, ~1 min
     .venv/bin/python benchmarks/nosticky_polling.py --quick      # 1 round, ~20 s
+    .venv/bin/python benchmarks/nosticky_polling.py --transport upgrade --upgrade-hold 0
 
 Setup: one private ``redis-server``; three ``benchmarks/redis_servers/nosticky.py`` processes
 (``AsyncRedisManager(forward_requests=True)``, ping interval 300 s); one TCP proxy in this
 process in front of them, which makes every TCP connection carry one HTTP request (it adds
-``Connection: close``) and picks its server:
+``Connection: close``, except to a WebSocket upgrade) and picks its server:
 
 * **round-robin**: the next server, whatever the request: two requests in three land on a
   process that does not own the session and are forwarded over Redis;
@@ -20,6 +21,11 @@ process in front of them, which makes every TCP connection carry one HTTP reques
 
 Load: ``--clients`` of our ``AsyncClient`` with ``transports=["polling"]`` in this process, each
 looping ``await client.call("echo", payload)``; one sample per ack (its round-trip time).
+With ``--transport upgrade`` the clients upgrade to WebSocket (``["polling", "websocket"]``):
+behind the round-robin proxy the upgrade lands on any process, and the session either moves
+there (its CONNECT was still held, ``--upgrade-hold`` seconds, 0.3 by default) or stays with
+its owner and the WebSocket is relayed over Redis (``--upgrade-hold 0`` relays every upgrade
+that lands elsewhere); behind the sticky proxy it reaches the owner.
 Measured over ``--duration`` seconds after ``--warmup``: acks/s and p50/p99 latency. Every ack
 is checked (the payload comes back); any error prints FAIL. Everything shares the machine
 (servers, Redis, proxy and clients), so the absolute figures are low; the ratio is the point.
@@ -127,8 +133,9 @@ class Proxy:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            kept = [line for line in lines[1:] if not line.lower().startswith("connection:")]
-            head = "\r\n".join([lines[0], "Connection: close", *kept]).encode("latin-1")
+            if not any(line.lower().startswith("upgrade:") for line in lines):
+                kept = [line for line in lines[1:] if not line.lower().startswith("connection:")]
+                head = "\r\n".join([lines[0], "Connection: close", *kept]).encode("latin-1")
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._pick(lines[0]))
             up_writer.write(head)
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
@@ -151,10 +158,17 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write_eof()
 
 
-async def load(url: str, clients: int, warmup: float, duration: float) -> dict[str, Any]:
-    """``clients`` polling clients looping echo with acks; acks/s and latency percentiles."""
+async def load(
+    url: str, clients: int, warmup: float, duration: float, transports: list[str]
+) -> dict[str, Any]:
+    """``clients`` clients looping echo with acks; acks/s and latency percentiles."""
     socks = [AsyncClient(reconnection=False) for _ in range(clients)]
-    await asyncio.gather(*(c.connect(url, transports=["polling"], wait_timeout=10) for c in socks))
+    await asyncio.gather(*(c.connect(url, transports=transports, wait_timeout=10) for c in socks))
+    if len(transports) > 1:  # wait (bounded) for the upgrades to settle
+        for _ in range(100):
+            if all(c.transport() == "websocket" for c in socks):
+                break
+            await asyncio.sleep(0.05)
     samples: list[float] = []
     errors: list[str] = []
     loop = asyncio.get_running_loop()
@@ -178,6 +192,7 @@ async def load(url: str, clients: int, warmup: float, duration: float) -> dict[s
 
     await asyncio.gather(*(run(c, i) for i, c in enumerate(socks)))
     stats = await socks[0].call("forwarded", timeout=10)
+    on_websocket = sum(c.transport() == "websocket" for c in socks)
     await asyncio.gather(*(c.disconnect() for c in socks))
     samples.sort()
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] if samples else float("nan")
@@ -186,6 +201,7 @@ async def load(url: str, clients: int, warmup: float, duration: float) -> dict[s
         "p50_ms": statistics.median(samples) * 1000 if samples else float("nan"),
         "p99_ms": p99 * 1000,
         "errors": errors,
+        "on_websocket": on_websocket,
         "sample_server": stats,
     }
 
@@ -198,7 +214,11 @@ async def bench(args: argparse.Namespace, servers: list[dict[str, Any]]) -> list
             await proxy.start()
             try:
                 result = await load(
-                    f"http://127.0.0.1:{proxy.port}", args.clients, args.warmup, args.duration
+                    f"http://127.0.0.1:{proxy.port}",
+                    args.clients,
+                    args.warmup,
+                    args.duration,
+                    ["polling", "websocket"] if args.transport == "upgrade" else ["polling"],
                 )
             finally:
                 await proxy.stop()
@@ -208,7 +228,9 @@ async def bench(args: argparse.Namespace, servers: list[dict[str, Any]]) -> list
             status = "FAIL " + result["errors"][0] if result["errors"] else ""
             print(
                 f"round {round_ + 1} {result['mode']:>11}: {result['acks_per_s']:8.0f} acks/s  "
-                f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms {status}",
+                f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
+                f"on WebSocket {result['on_websocket']}/{args.clients}  "
+                f"server sample {result['sample_server']} {status}",
                 flush=True,
             )
     return results
@@ -222,6 +244,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 round of 5 s")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--transport", choices=["polling", "upgrade"], default="polling")
+    parser.add_argument("--upgrade-hold", type=float, default=0.3, metavar="S")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 5.0, 1.0
@@ -235,7 +259,7 @@ def main() -> int:
             for _ in range(3):
                 procs.append(
                     subprocess.Popen(
-                        [sys.executable, str(SERVER), url, channel],
+                        [sys.executable, str(SERVER), url, channel, str(args.upgrade_hold)],
                         stdout=subprocess.PIPE,
                         env=env,
                         start_new_session=True,

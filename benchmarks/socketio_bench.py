@@ -12,9 +12,10 @@ socket.io 4.8), with the same handlers (``echo`` acks its argument, ``join`` ent
 ``"room"``, ``fanout(n)`` emits ``tick`` 0..n-1 to the room, then acks ``n``), driven by the
 same load generator (``benchmarks/sio_load.js``: raw Engine.IO v4 + Socket.IO v5 frames over
 ``ws``/``http``). Scenarios: **websocket**/**polling** echo with ack (C clients, closed loop:
-acks/s, p50/p99), **fanout** (1,000 clients in a room: deliveries/s, p50/p99 emit to last
-delivery), **connect** (sessions/s, 100 in flight) and **idle** (server VmRSS before and
-after 5,000 sessions, per session). docs/benchmarks.md describes each in full.
+acks/s, p50/p99; over WebSocket also with 10 KB payloads at C=10), **fanout** (100 and 1,000
+clients in a room: deliveries/s, p50/p99 emit to last delivery), **connect** (sessions/s, 100
+in flight) and **idle** (server VmRSS before and after 5,000 sessions, per session).
+docs/benchmarks.md describes each in full.
 
 Every cell is checked: each ack must carry the payload sent, ticks must arrive in order with
 exact counts, every session must connect and stay open. A failure marks the cell **FAIL**, so
@@ -66,6 +67,7 @@ LOAD_JS = ROOT / "benchmarks" / "sio_load.js"
 PLOT = ROOT / "docs" / "benchmarks-socketio.png"
 PING_INTERVAL = 300.0  # seconds: no heartbeat during a measurement
 LOOPS = ("asyncio", "uvloop")
+BIG = "websocket-big"  # the echo cell with big payloads (--big-size)
 IMPLS = ("ours", "python-socketio", "node")
 LABELS = {"ours": "ours", "python-socketio": "python-socketio", "node": "Node socket.io"}
 
@@ -79,7 +81,7 @@ class Settings:
     warmup: float
     duration: float
     size: int
-    receivers: int
+    receivers: tuple[int, ...]
     ticks: int
     triggers: int
     latency_triggers: int
@@ -87,6 +89,8 @@ class Settings:
     idle_sessions: int
     rounds: int
     inflight: int = 100
+    big_size: int = 10 * 1024
+    big_concurrency: tuple[int, ...] = (10,)
     step_timeout: float = 15.0
 
 
@@ -205,13 +209,14 @@ def run_load(server: Server, settings: Settings, mode: str, n: int) -> dict[str,
 
 def run_load_once(server: Server, settings: Settings, mode: str, n: int) -> dict[str, Any]:
     """One load generator process against ``server``."""
+    big = mode == BIG  # echo over WebSocket with big payloads
     options: dict[str, Any] = {
         "port": server.port,
-        "mode": mode,
+        "mode": "websocket" if big else mode,
         "concurrency": n,
         "warmup": settings.warmup,
         "duration": settings.duration,
-        "size": settings.size,
+        "size": settings.big_size if big else settings.size,
         "receivers": n,
         "ticks": settings.ticks,
         "triggers": settings.triggers,
@@ -253,6 +258,7 @@ def run_load_once(server: Server, settings: Settings, mode: str, n: int) -> dict
         return failed(mode, n, f"no output; stderr: {err.decode()[-300:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     result["concurrency"] = n
+    result["mode"] = mode
     if server.proc.poll() is not None:
         result["errors"] += 1
         result["firstErrors"].append(f"server exited with {server.proc.returncode}")
@@ -331,20 +337,22 @@ def cpu_ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> flo
 def cells_in_order(settings: Settings) -> list[Cell]:
     """The (mode, n) cells, in table order."""
     cells: list[Cell] = [("websocket", c) for c in settings.concurrency]
+    cells += [(BIG, c) for c in settings.big_concurrency]
     cells += [("polling", c) for c in settings.polling_concurrency]
     cells += [
-        ("fanout", settings.receivers),
+        *(("fanout", r) for r in settings.receivers),
         ("connect", settings.connect_sessions),
         ("idle", settings.idle_sessions),
     ]
     return cells
 
 
-def row_title(cell: Cell) -> list[str]:
+def row_title(cell: Cell, settings: Settings) -> list[str]:
     """The first two columns of a row."""
     mode, n = cell
     titles = {
         "websocket": ("echo+ack websocket", f"C={n}"),
+        BIG: (f"echo+ack websocket, {settings.big_size // 1024} KB payloads", f"C={n}"),
         "polling": ("echo+ack polling", f"C={n}"),
         "fanout": ("fan-out deliveries", f"{n:,} clients"),
         "connect": ("connects", f"{n:,} sessions"),
@@ -372,7 +380,7 @@ def print_tables(results: Results, settings: Settings, loops: tuple[str, ...]) -
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for cell in cells_in_order(settings):
-        row = row_title(cell) + [cell_text(results.get(k, cell)) for k in keys]
+        row = row_title(cell, settings) + [cell_text(results.get(k, cell)) for k in keys]
         for loop in loops:
             ours = results.get(f"ours/{loop}", cell)
             row.append(fmt_ratio(ratio(ours, results.get(f"python-socketio/{loop}", cell))))
@@ -391,7 +399,7 @@ def print_tables(results: Results, settings: Settings, loops: tuple[str, ...]) -
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for cell in cells_in_order(settings):
-        row = row_title(cell)
+        row = row_title(cell, settings)
         for k in keys:
             r = results.get(k, cell)
             row.append(
@@ -415,9 +423,11 @@ def print_tables(results: Results, settings: Settings, loops: tuple[str, ...]) -
     print("Targets (ours against Node socket.io):")
     targets = [(f"echo C={c}", ("websocket", c)) for c in settings.concurrency]
     targets += [
-        ("fan-out", ("fanout", settings.receivers)),
-        ("idle memory per connection", ("idle", settings.idle_sessions)),
+        (f"echo {settings.big_size // 1024} KB C={c}", (BIG, c)) for c in settings.big_concurrency
     ]
+    targets += [(f"polling echo C={c}", ("polling", c)) for c in settings.polling_concurrency]
+    targets += [(f"fan-out to {r:,}", ("fanout", r)) for r in settings.receivers]
+    targets += [("idle memory per connection", ("idle", settings.idle_sessions))]
     for loop in loops:
         for what, cell in targets:
             value = ratio(results.get(f"ours/{loop}", cell), results.get("node", cell))
@@ -439,9 +449,9 @@ def plot(results: Results, settings: Settings, loops: tuple[str, ...], path: Pat
             1.0,
         ),
         (
-            f"Fan-out to {settings.receivers:,} clients (k deliveries/s)",
-            [("fanout", settings.receivers)],
-            lambda cell: "fan-out",
+            "Fan-out (k deliveries/s)",
+            [("fanout", r) for r in settings.receivers],
+            lambda cell: f"{cell[1]:,} clients",
             1e-3,
         ),
         (
@@ -531,23 +541,31 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="measured seconds per echo cell")
     parser.add_argument("--rounds", type=int, help="runs per server; each cell keeps its best")
     parser.add_argument("--size", type=int, default=64, help="payload characters (64)")
+    parser.add_argument(
+        "--big-size", type=int, default=10 * 1024, help="payload of the big echo cell (10 KB)"
+    )
+    parser.add_argument(
+        "--receivers", default="100,1000", help="clients of each fan-out cell (100,1000)"
+    )
     parser.add_argument("--servers", default=",".join(IMPLS), help="comma-separated subset")
     parser.add_argument("--idle-sessions", type=int, help="sessions for idle memory (5,000)")
     parser.add_argument("--no-plot", action="store_true", help=f"do not write {PLOT.name}")
     parser.add_argument("--json", type=Path, help="also write every kept result to this file")
     args = parser.parse_args()
+    receivers = tuple(int(n) for n in args.receivers.split(","))
     if args.quick:
         settings = Settings(
-            (1, 10, 100), (1, 10), warmup=0.5, duration=1.5, size=args.size, receivers=1000,
+            (1, 10, 100), (1, 10), warmup=0.5, duration=1.5, size=args.size, receivers=receivers,
             ticks=10, triggers=3, latency_triggers=10, connect_sessions=500,
             idle_sessions=2000, rounds=1,
         )  # fmt: skip
     else:
         settings = Settings(
-            (1, 10, 100), (1, 10), warmup=1.0, duration=3.0, size=args.size, receivers=1000,
+            (1, 10, 100), (1, 10), warmup=1.0, duration=3.0, size=args.size, receivers=receivers,
             ticks=20, triggers=5, latency_triggers=20, connect_sessions=2000,
             idle_sessions=5000, rounds=1,
         )  # fmt: skip
+    settings.big_size = args.big_size
     if args.duration:
         settings.duration = args.duration
     if args.rounds:

@@ -20,6 +20,7 @@ __all__ = [
     "compress_body",
     "cors_headers",
     "origin_allowed",
+    "parse_query",
 ]
 
 
@@ -47,11 +48,7 @@ class HTTPRequest:
     query: dict[str, str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        parsed = urllib.parse.parse_qsl(self.query_string, keep_blank_values=True)
-        query: dict[str, str] = {}
-        for name, value in parsed:
-            query.setdefault(name, value)  # the first value of each name counts
-        object.__setattr__(self, "query", query)
+        object.__setattr__(self, "query", parse_query(self.query_string))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
@@ -82,6 +79,24 @@ class HTTPRequest:
                 key = "CONTENT_LENGTH"
             environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """The query parameters, the first value of each name counting (blank values kept).
+
+    The same result as ``urllib.parse.parse_qsl(query_string, keep_blank_values=True)``;
+    a query without ``%`` or ``+`` (an Engine.IO client's) takes a shorter way there.
+    """
+    query: dict[str, str] = {}
+    if "%" in query_string or "+" in query_string:
+        for name, value in urllib.parse.parse_qsl(query_string, keep_blank_values=True):
+            query.setdefault(name, value)
+        return query
+    for part in query_string.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            query.setdefault(name, value)
+    return query
 
 
 def origin_allowed(request: HTTPRequest, allowed: str | Collection[str] | None) -> bool:

@@ -96,6 +96,9 @@ class ServerSession:
         now: the time of the handshake.
         transport: the handshake's transport.
         config: the options.
+        adopted: the session was opened (and upgraded) by another server process and moves
+            here with its WebSocket: it starts on ``transport`` (WebSocket) with its open
+            packet already sent, so none is queued.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class ServerSession:
         now: float,
         transport: Transport = Transport.POLLING,
         config: SessionConfig | None = None,
+        adopted: bool = False,
     ) -> None:
         self.sid: Final = sid
         self.config: Final = config if config is not None else SessionConfig()
@@ -130,6 +134,9 @@ class ServerSession:
         else:
             self._state = SessionState.POLLING
             upgrades = (Transport.WEBSOCKET,) if self.config.allow_upgrades else ()
+        if adopted:
+            logger.info("%s: session moved here on %s", sid, transport.value)
+            return
         # Spec "Handshake": "the server MUST respond with an open packet".
         self._queue(open_packet(sid, upgrades, self.config))
         logger.info("%s: session open on %s", sid, transport.value)

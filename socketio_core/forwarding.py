@@ -30,6 +30,13 @@ escapes every newline, so the first ``\\n`` ends the header)::
     {"v": 1, "kind": "response", "from": node, "rid": 7, "status": 200,
      "headers": [[name, value], ...]}\\n<response body>
     {"v": 1, "kind": "cancel", "from": node, "rid": 7}\\n
+    {"v": 1, "kind": "ws", "from": node, "rid": 3, "op": "up", "sid": ""}\\n<messages>
+
+A WebSocket relayed between the process it landed on and the session's owner
+(:mod:`socketio_core.aio.ws_relay`) is a :class:`RelayMessage`: ``rid`` is the relay's id on
+the process the WebSocket landed on, ``op`` one of :data:`RELAY_OPS`, ``sid`` set on ``open``
+only; its body is the WebSocket messages it carries, each as one type byte (``s``: text,
+``b``: binary), a 4-byte big-endian length and the message (text in UTF-8).
 
 :func:`decode` never raises: anything too large, malformed, of an unknown version or kind, or
 with a field missing, unknown or of the wrong type is a :class:`Rejected` with a reason. The
@@ -41,20 +48,24 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import struct
 from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
     "DEFAULT_MAX_FORWARD_SIZE",
+    "RELAY_OPS",
     "ForwardCancel",
     "ForwardRequest",
     "ForwardResponse",
     "Rejected",
+    "RelayMessage",
     "decode",
     "encode",
     "make_sid",
     "new_node_id",
     "node_channel",
+    "relay_size",
     "sid_owner",
 ]
 
@@ -65,6 +76,17 @@ _NODE = re.compile(r"[0-9a-f]{16}")
 _SID = re.compile(r"([0-9a-f]{16})\.[A-Za-z0-9_-]{20}")
 _MAX_FIELD = 64 * 1024
 _MAX_HEADERS = 200
+#: The operations of a relayed WebSocket. From the process the WebSocket landed on to the
+#: owner: ``open`` (sid), ``up`` (client messages), ``up-close`` (the WebSocket is gone).
+#: From the owner: ``opened`` / ``refused`` (the answer to ``open``), ``down`` (messages for
+#: the client), ``down-close`` (close the WebSocket), and after the upgrade completed,
+#: ``moved`` (the session moves to the WebSocket's process, with the client messages the
+#: owner held, sent before it as ``held``) or ``stay`` (it stays with the owner; the relay
+#: goes on).
+RELAY_OPS: Final = frozenset(
+    {"open", "up", "up-close", "opened", "refused", "down", "down-close", "held", "moved", "stay"}
+)
+_LENGTH = struct.Struct(">I")
 
 
 def new_node_id() -> str:
@@ -146,13 +168,75 @@ class ForwardCancel:
 
 
 @dataclass(frozen=True, slots=True)
+class RelayMessage:
+    """One step of a relayed WebSocket (see the module docstring).
+
+    Attributes:
+        sender: the sending process's server id.
+        rid: the relay id (allocated by the process the WebSocket landed on).
+        op: one of :data:`RELAY_OPS`.
+        sid: the Engine.IO sid (``open`` only; empty otherwise).
+        messages: WebSocket messages (``str``: text, ``bytes``: binary).
+    """
+
+    sender: str
+    rid: int
+    op: str
+    sid: str = ""
+    messages: tuple[str | bytes, ...] = ()
+
+
+def relay_size(message: str | bytes) -> int:
+    """Bytes one WebSocket message takes in a :class:`RelayMessage` body (at least)."""
+    return _LENGTH.size + 1 + len(message)
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """A broker message that was not accepted, and why."""
 
     reason: str
 
 
-ForwardMessage = ForwardRequest | ForwardResponse | ForwardCancel
+ForwardMessage = ForwardRequest | ForwardResponse | ForwardCancel | RelayMessage
+
+
+def _pack(messages: tuple[str | bytes, ...]) -> bytes:
+    parts: list[bytes] = []
+    for message in messages:
+        if isinstance(message, str):
+            data = message.encode()
+            parts += (b"s", _LENGTH.pack(len(data)), data)
+        else:
+            parts += (b"b", _LENGTH.pack(len(message)), message)
+    return b"".join(parts)
+
+
+def _unpack(body: bytes) -> tuple[str | bytes, ...] | str:
+    """The messages of a relay body, or why it is malformed."""
+    messages: list[str | bytes] = []
+    view = memoryview(body)
+    at, end = 0, len(body)
+    while at < end:
+        if end - at < 1 + _LENGTH.size:
+            return "truncated message header"
+        kind = body[at]
+        (length,) = _LENGTH.unpack_from(body, at + 1)
+        at += 1 + _LENGTH.size
+        if length > end - at:
+            return "truncated message"
+        data = bytes(view[at : at + length])
+        at += length
+        if kind == 0x62:  # b
+            messages.append(data)
+        elif kind == 0x73:  # s
+            try:
+                messages.append(data.decode())
+            except UnicodeDecodeError:
+                return "text message not UTF-8"
+        else:
+            return f"unknown message type {kind}"
+    return tuple(messages)
 
 
 def encode(message: ForwardMessage) -> bytes:
@@ -179,6 +263,9 @@ def encode(message: ForwardMessage) -> bytes:
             headers=[list(pair) for pair in message.headers],
         )
         body = message.body
+    elif isinstance(message, RelayMessage):
+        header.update(kind="ws", op=message.op, sid=message.sid)
+        body = _pack(message.messages)
     else:
         header["kind"] = "cancel"
         body = b""
@@ -191,6 +278,7 @@ _FIELDS: Final = {
     | {"method", "path", "query", "headers", "client", "scheme", "root_path", "too_large"},
     "response": _COMMON | {"status", "headers"},
     "cancel": _COMMON,
+    "ws": _COMMON | {"op", "sid"},
 }
 
 
@@ -241,6 +329,12 @@ def _check(header: dict[str, Any]) -> str | None:
             return "request: bad headers or client"
         if not isinstance(header["too_large"], bool):
             return "request: too_large is not a bool"
+    elif kind == "ws":
+        op, sid = header["op"], header["sid"]
+        if op not in RELAY_OPS:
+            return f"ws: unknown op {op!r}"
+        if not isinstance(sid, str) or (not _SID.fullmatch(sid) if op == "open" else sid != ""):
+            return "ws: bad sid"
     elif kind == "response":
         status = header["status"]
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status < 600:
@@ -274,6 +368,11 @@ def decode(data: bytes, *, max_size: int = DEFAULT_MAX_FORWARD_SIZE) -> ForwardM
     sender, rid, kind = header["from"], header["rid"], header["kind"]
     if kind == "cancel":
         return ForwardCancel(sender, rid) if not body else Rejected("cancel: a body")
+    if kind == "ws":
+        messages = _unpack(body)
+        if isinstance(messages, str):
+            return Rejected(f"ws: {messages}")
+        return RelayMessage(sender, rid, header["op"], header["sid"], messages)
     headers = tuple((name, value) for name, value in header["headers"])
     if kind == "response":
         return ForwardResponse(sender, rid, header["status"], headers, body)

@@ -1,7 +1,8 @@
 """A server of ``benchmarks/nosticky_polling.py``: ours, with ``forward_requests=True``.
 
-Usage: python nosticky.py REDIS_URL CHANNEL. Prints ``{"port": ..., "uid": ...}`` once it
-serves. ``echo(data)`` acks ``data``; ``forwarded()`` acks this process's forwarding counters.
+Usage: python nosticky.py REDIS_URL CHANNEL [UPGRADE_HOLD]. Prints ``{"port": ..., "uid": ...}``
+once it serves. ``echo(data)`` acks ``data``; ``forwarded()`` acks this process's forwarding
+counters (its WebSocket relays' in ``relay``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from socketio_core.aio.redis_manager import AsyncRedisManager
 
 async def main() -> None:
     url, channel = sys.argv[1:3]
-    mgr = AsyncRedisManager(url, channel, forward_requests=True)
+    hold = float(sys.argv[3]) if len(sys.argv) > 3 else 0.3
+    mgr = AsyncRedisManager(url, channel, forward_requests=True, upgrade_hold=hold)
     sio = AsyncServer(client_manager=mgr, ping_interval=300, ping_timeout=60)
 
     @sio.event
@@ -27,9 +29,10 @@ async def main() -> None:
         return data
 
     @sio.event
-    async def forwarded(sid: str) -> dict[str, int]:
+    async def forwarded(sid: str) -> dict[str, Any]:
         assert mgr.remote_sessions is not None
-        return dataclasses.asdict(mgr.remote_sessions.stats)
+        relay = dataclasses.asdict(mgr.remote_sessions.relays.stats)
+        return {**dataclasses.asdict(mgr.remote_sessions.stats), "relay": relay}
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -43,7 +43,6 @@ from typing import Any, Literal, NotRequired, TypedDict
 from ..request import HTTPRequest
 from ..static import StaticFile, StaticFiles, resolve_static
 from .server import AsyncServer, PreparedResponse
-from .session import SessionDriver
 
 __all__ = ["ASGIApp"]
 
@@ -260,7 +259,7 @@ class ASGIApp:
             await send({"type": "websocket.accept"})
         except Exception:  # the ASGI server cannot accept any more (client gone)
             logger.info("! WebSocket accept failed", exc_info=True)
-            _new_session_failed(target)
+            target.handshake_failed()
             return
         ws = _ASGIWebSocket(send)
         if not target.attach_websocket(ws):
@@ -523,12 +522,6 @@ async def _refuse_websocket(scope: WebSocketScope, send: Send, response: Prepare
     else:
         # ASGI: a close before the accept makes the server answer the handshake with 403.
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})
-
-
-def _new_session_failed(target: SessionDriver) -> None:
-    """A WebSocket-only handshake whose upgrade failed: its session ends here."""
-    if target.ws is None and target.transport == "websocket":
-        target.ws_closed()
 
 
 def _encode_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

@@ -36,7 +36,7 @@ from ..exceptions import (
 from ..handshake import SessionConfig, Sid, Transport, check_request, new_sid
 from ..request import HTTPRequest, compress_body, cors_headers, origin_allowed
 from .front import PreparedResponse, Respond
-from .session import SessionDriver
+from .session import SessionDriver, WebSocketTarget, WebSocketTransport
 from .standalone import StandaloneServer
 
 __all__ = ["AsyncServer", "PreparedResponse", "Respond"]
@@ -52,9 +52,15 @@ class RemoteSessions(Protocol):
     """Sessions owned by other server processes (supplied by a cluster layer above).
 
     Set as :attr:`AsyncServer.remote_sessions`; then every sid this server hands out comes from
-    :meth:`new_sid`, and a polling request for a sid of another process is forwarded to it
-    instead of being answered ``400 Session ID unknown``.
+    :meth:`new_sid`, a polling request for a sid of another process is forwarded to it
+    instead of being answered ``400 Session ID unknown``, and a WebSocket upgrade for such a
+    sid is served here (:meth:`websocket`). A new polling session is held
+    (:meth:`SessionDriver.hold`) for :attr:`upgrade_hold` seconds, so that it can still move
+    whole to the process its upgrade lands on.
     """
+
+    #: Seconds a new polling session's messages are held back (0: never).
+    upgrade_hold: float
 
     def new_sid(self) -> str:
         """A fresh sid that names this process."""
@@ -71,6 +77,11 @@ class RemoteSessions(Protocol):
         """Send the request to its owner; ``respond`` gets the owner's response, or None
         when the owner does not know the sid (or is gone). Returns a function to call if
         the client goes away first."""
+
+    async def websocket(self, request: HTTPRequest, sid: str) -> WebSocketTarget | None:
+        """A WebSocket upgrade for ``sid``, a session of another process: the relay to feed
+        the WebSocket to once accepted, or None when the owner does not know the sid (or
+        refuses the upgrade, or is gone)."""
 
 
 class AsyncServer:
@@ -326,7 +337,7 @@ class AsyncServer:
 
         return remote.forward(request, body, answer)
 
-    async def websocket_target(self, request: HTTPRequest) -> SessionDriver | PreparedResponse:
+    async def websocket_target(self, request: HTTPRequest) -> WebSocketTarget | PreparedResponse:
         """Check a WebSocket upgrade request and find (or open) its session.
 
         Returns:
@@ -347,12 +358,45 @@ class AsyncServer:
                     return opened
                 return self.sessions[opened]
             driver = self.sessions.get(info.sid)
-            if driver is None:
-                # An upgrade of a session of another process is refused: the client keeps
-                # polling through the forwarder (docs/scaling.md, "without sticky sessions").
-                raise UnknownSession(f"unknown sid {info.sid}")
+            if driver is not None:
+                return driver
+            remote = self.remote_sessions
+            if remote is not None and remote.is_remote(info.sid):
+                # A session of another process: its WebSocket is served here, relayed to the
+                # owner, or the session moves here (docs/scaling.md, "without sticky sessions").
+                relay = await remote.websocket(request, info.sid)
+                if relay is not None:
+                    return relay
+            raise UnknownSession(f"unknown sid {info.sid}")
         except RemoteProtocolError as exc:
             return self._error(request, exc, [])
+
+    async def adopt(
+        self, sid: str, request: HTTPRequest, ws: WebSocketTransport, messages: list[str | bytes]
+    ) -> SessionDriver | None:
+        """Take a session that moves here from another process with its WebSocket.
+
+        The session was opened and upgraded there and nothing of it reached the application
+        there (:meth:`SessionDriver.move_out`); here it opens on ``ws`` without a handshake
+        (the client has its open packet): the ``connect`` handler runs with the WebSocket
+        request's environ, then ``messages`` (what the client sent there) are delivered.
+
+        Returns:
+            The session, or None when the ``connect`` handler refused it (close ``ws``).
+        """
+        driver = SessionDriver(self, Sid(sid), request, Transport.WEBSOCKET, adopted=True)
+        self.sessions[driver.sid] = driver
+        try:
+            allowed = await self._call("connect", driver.sid, request.environ)
+        except ConnectionRefused as exc:
+            allowed = False
+            logger.info("! moved session refused by the application: %s", exc.message)
+        if allowed is False or driver.core.closed:
+            self.sessions.pop(driver.sid, None)
+            driver.core.events_received()
+            return None
+        driver.attach_websocket(ws)
+        driver.deliver(messages)
         return driver
 
     # ------------------------------------------------------------------ handshake
@@ -365,9 +409,13 @@ class AsyncServer:
             await self._check_allowed(request)
         except ConnectionRefused as exc:
             return self._refusal(exc, cors)
-        sid = new_sid() if self.remote_sessions is None else Sid(self.remote_sessions.new_sid())
+        remote = self.remote_sessions
+        sid = new_sid() if remote is None else Sid(remote.new_sid())
         driver = SessionDriver(self, sid, request, transport)
         self.sessions[sid] = driver
+        upgradable = transport is Transport.POLLING and self.session_config.allow_upgrades
+        if remote is not None and upgradable:
+            driver.hold(remote.upgrade_hold, self.max_http_buffer_size)
         try:
             allowed = await self._call("connect", sid, request.environ)
         except ConnectionRefused as exc:

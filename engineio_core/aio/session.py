@@ -36,7 +36,7 @@ from ..request import HTTPRequest
 from ..server_session import ServerSession
 from .inbox import OrderedInbox
 
-__all__ = ["SessionDriver", "SessionHost", "WebSocketTransport"]
+__all__ = ["SessionDriver", "SessionHost", "WebSocketTarget", "WebSocketTransport"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,23 @@ class WebSocketTransport(Protocol):
     @property
     def backlog(self) -> int:
         """Bytes written but not yet taken by the peer."""
+
+
+class WebSocketTarget(Protocol):
+    """What a front door feeds an accepted WebSocket to: a :class:`SessionDriver`, or (for a
+    session of another server process) a relay supplied by the cluster layer."""
+
+    def attach_websocket(self, ws: WebSocketTransport) -> bool:
+        """The WebSocket is accepted; False: the front door must close it."""
+
+    def ws_message(self, data: str | bytes) -> None:
+        """A message from the WebSocket."""
+
+    def ws_closed(self) -> None:
+        """The WebSocket is closed (after ``attach_websocket`` returned True)."""
+
+    def handshake_failed(self) -> None:
+        """The WebSocket handshake failed after this target was chosen (never attached)."""
 
 
 class SessionHost(Protocol):
@@ -87,8 +104,12 @@ class SessionDriver:
 
     __slots__ = (
         "__weakref__",
+        "_held",
+        "_held_bytes",
+        "_hold_timer",
         "_inbox",
         "_loop",
+        "_remote_ws",
         "_timer",
         "core",
         "request",
@@ -99,20 +120,35 @@ class SessionDriver:
     )
 
     def __init__(
-        self, server: SessionHost, sid: Sid, request: HTTPRequest, transport: Transport
+        self,
+        server: SessionHost,
+        sid: Sid,
+        request: HTTPRequest,
+        transport: Transport,
+        *,
+        adopted: bool = False,
     ) -> None:
         self.server = server
         self.sid = sid
         self.request = request
         self._loop = asyncio.get_running_loop()
         self.core = ServerSession(
-            sid, now=self._loop.time(), transport=transport, config=server.session_config
+            sid,
+            now=self._loop.time(),
+            transport=transport,
+            config=server.session_config,
+            adopted=adopted,
         )
         self.responder: Responder | None = None
         self.ws: WebSocketTransport | None = None
         self._timer = DeadlineTimer(self._loop, self._on_timer)
         # Created when an event waits, dropped when drained: an idle session holds none.
         self._inbox: OrderedInbox | None = None  # made on first use: an idle session holds none
+        # Held messages (see hold()); None when messages go to the application at once.
+        self._held: list[str | bytes] | None = None
+        self._held_bytes = 0
+        self._hold_timer: asyncio.TimerHandle | None = None
+        self._remote_ws = False
 
     @property
     def writable(self) -> bool:
@@ -165,16 +201,29 @@ class SessionDriver:
             self.core.abort_post(now)
         self.pump()
 
-    def attach_websocket(self, ws: WebSocketTransport) -> bool:
-        """An accepted WebSocket for this session; False: the front door must close it."""
+    def attach_websocket(self, ws: WebSocketTransport, *, remote: bool = False) -> bool:
+        """An accepted WebSocket for this session; False: the front door must close it.
+
+        Args:
+            ws: the WebSocket.
+            remote: ``ws`` is relayed from another server process (the cluster layer): an
+                upgrade on it does not end a :meth:`hold`, the relay decides.
+        """
         if self.core.transport is Transport.WEBSOCKET and self.ws is None:
             accepted = not self.core.closed  # a WebSocket-only session, from its handshake
         else:
             accepted = self.core.attach_websocket(self._loop.time())
         if accepted:
             self.ws = ws
+            self._remote_ws = remote
             self.pump()
         return accepted
+
+    def handshake_failed(self) -> None:
+        """The WebSocket handshake failed after this session was chosen for it: a
+        WebSocket-only session opened by that handshake ends here."""
+        if self.ws is None and self.core.transport is Transport.WEBSOCKET:
+            self.ws_closed()
 
     def ws_message(self, data: str | bytes) -> None:
         """A message from the attached WebSocket."""
@@ -184,8 +233,73 @@ class SessionDriver:
     def ws_closed(self) -> None:
         """The attached WebSocket is closed."""
         self.ws = None
+        self._remote_ws = False
         self.core.websocket_closed(self._loop.time())
         self.pump()
+
+    # ------------------------------------------------- moving between processes
+
+    def hold(self, seconds: float, max_bytes: int) -> None:
+        """Keep this new session's messages from the application for up to ``seconds``.
+
+        Without sticky sessions, the WebSocket upgrade of a polling session may land on
+        another server process; while nothing of the session has reached the application,
+        the session can move there whole (:meth:`move_out`). Held messages are delivered, in
+        order, when the time is up, when the session upgrades here, when it closes, or when
+        they pass ``max_bytes``.
+        """
+        if self._held is None and seconds > 0:
+            self._held = []
+            self._held_bytes = max_bytes
+            self._hold_timer = self._loop.call_later(seconds, self.release)
+
+    @property
+    def held(self) -> bool:
+        """Whether messages are being held (:meth:`hold`): nothing reached the application."""
+        return self._held is not None
+
+    def release(self) -> None:
+        """Deliver the held messages, in order, and stop holding."""
+        held, self._held = self._held, None
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        for data in held or ():
+            self._message(data)
+
+    def move_out(self) -> list[str | bytes]:
+        """The session moves to another process with its (relayed) WebSocket: drop it here.
+
+        Only for a held session whose upgrade just completed on a relayed WebSocket
+        (everything queued for the client has gone to it). No event reaches the
+        application: it saw no message of this session; the disconnect handler runs with
+        reason ``"moved"`` so that per-session state made at connect time is released.
+
+        Returns:
+            The held messages, for the process the session moves to.
+        """
+        held, self._held = self._held or [], None
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        self.ws = None
+        self._remote_ws = False
+        self._timer.set(None)
+        self.server.forget(self)
+        self._deliver(self.server.dispatch_disconnect, "moved")
+        return held
+
+    def deliver(self, messages: list[str | bytes]) -> None:
+        """Messages of this session received by the process it moved from, in order."""
+        for data in messages:
+            self._message(data)
+
+    def _message(self, data: str | bytes) -> None:
+        hook = self.server.message_hook
+        if hook is not None:
+            hook(self.sid, data)
+        else:
+            self._deliver(self.server.dispatch_message, data)
 
     # ----------------------------------------------------------- application inputs
 
@@ -218,16 +332,22 @@ class SessionDriver:
         core = self.core
         for event in core.events_received():
             if isinstance(event, MessageReceived):
-                hook = self.server.message_hook
-                if hook is not None:
-                    hook(self.sid, event.data)
+                held = self._held
+                if held is None:
+                    self._message(event.data)
                 else:
-                    self._deliver(self.server.dispatch_message, event.data)
+                    held.append(event.data)
+                    self._held_bytes -= len(event.data)
+                    if self._held_bytes < 0:
+                        self.release()
             elif isinstance(event, Closed):
+                self.release()
                 self.server.forget(self)
                 self._deliver(self.server.dispatch_disconnect, event.reason)
             elif isinstance(event, Upgraded):
                 logger.debug("= %s: upgraded", self.sid)
+                if not self._remote_ws:
+                    self.release()
         self._schedule_timer()
 
     def _pump_output(self) -> None:

@@ -14,6 +14,15 @@ the other on a keep-alive connection, and never waits for anything but the netwo
   a 101 through the same h11 connection, and from then on the same task reads WebSocket frames
   and hands each message to the session (:meth:`websocket.aio.Connection.run`).
 
+The polling fast path: between requests, with nothing left in h11's buffer, the bytes read go
+to :class:`~engineio_core.http_fast.FastRequestParser`, which recognises the GET and POST a
+connected Engine.IO client sends (the requests of nearly every polling message) and answers
+them without h11, in one write (:func:`~engineio_core.http_fast.encode_response`). Whatever it
+declines (a handshake with odd headers, an upgrade, ``Connection: close``, anything malformed
+or over a limit) is handed to h11 with every byte read so far, and h11 parses on until it is
+between requests again with an empty buffer. h11 is the reference: ``fast_path=False`` sends
+every request through it, and the tests run the hardening suites both ways.
+
 Limits: the request head is bounded by ``max_header_bytes`` and ``max_header_count`` (431
 above, checked on the parsed head too, so they hold whatever the TCP read boundaries were),
 each request must arrive within ``request_timeout`` once started, a keep-alive connection with
@@ -51,10 +60,11 @@ from websocket.frames import PreparedMessage
 from websocket.http11 import Accepted, Request, Response, UpgradePolicy, check_request_head
 from websocket.protocol import Role
 
+from ..http_fast import FastHead, FastRequestParser, Verdict, encode_response
 from ..request import HTTPRequest
 from ..static import StaticFiles, resolve_static
 from .front import PreparedResponse, Respond
-from .session import SessionDriver
+from .session import WebSocketTarget
 
 __all__ = ["FrontDoorServer", "StandaloneServer"]
 
@@ -125,7 +135,7 @@ class FrontDoorServer(Protocol):
     ) -> Callable[[], None] | None:
         """Answer one polling request through ``respond``; returns an abort for a parked GET."""
 
-    async def websocket_target(self, request: HTTPRequest) -> SessionDriver | PreparedResponse:
+    async def websocket_target(self, request: HTTPRequest) -> WebSocketTarget | PreparedResponse:
         """The session a WebSocket request attaches to, or the refusal to send."""
 
     async def shutdown(self) -> None:
@@ -149,6 +159,9 @@ class StandaloneServer:
         idle_timeout: seconds a keep-alive connection may stay idle.
         reuse_port: bind with ``SO_REUSEPORT``, so that several processes share the port
             (``python -m socketio_core serve --workers N``).
+        fast_path: parse the polling requests of connected clients with
+            :class:`~engineio_core.http_fast.FastRequestParser` (h11 parses everything else);
+            False parses every request with h11.
     """
 
     def __init__(
@@ -166,6 +179,7 @@ class StandaloneServer:
         request_timeout: float = 10.0,
         idle_timeout: float = 120.0,
         reuse_port: bool = False,
+        fast_path: bool = True,
     ) -> None:
         self.server = server
         self.reuse_port = reuse_port
@@ -186,6 +200,9 @@ class StandaloneServer:
             max_size=server.max_http_buffer_size,
             ping_interval=None,  # Engine.IO has a heartbeat of its own
         )
+        #: The polling fast path (:mod:`engineio_core.http_fast`); h11 takes every request
+        #: it declines. ``fast_path=False`` sends every request through h11.
+        self.fast_path = fast_path
         self.upgrade_policy = UpgradePolicy(
             deflate=DeflateOptions() if server.websocket_compression else None,
             server_header=SERVER_HEADER,
@@ -316,9 +333,26 @@ class _HTTPConnection:
         self.closed = False
         self.failed = False  # an error response was sent: linger before closing
         self.websocket: Callable[[], Coroutine[Any, Any, None]] | None = None
+        # The fast path: while h11 is between requests with nothing buffered, bytes read go
+        # to ``buffer`` and the fast parser; what it declines goes to h11, which then parses
+        # until it is between requests again with nothing buffered.
+        self.parser = FastRequestParser(
+            front.path,
+            max_header_bytes=front.max_header_bytes,
+            max_header_count=front.max_header_count,
+            max_body_size=front.server.max_http_buffer_size,
+        )
+        self.fast = front.fast_path and self.parser.enabled
+        self.buffer = bytearray()
+        self.head: FastHead | None = None  # a fast head whose body is still arriving
+        self.fast_pending = False  # a fast request awaits its response
 
     async def run(self) -> None:
         while not self.closed:
+            if self.fast:
+                if not await self._fast_step():
+                    return
+                continue
             buffered = len(self.h11.trailing_data[0])
             try:
                 event = self.h11.next_event()
@@ -345,14 +379,64 @@ class _HTTPConnection:
                 return
             # Data / EndOfMessage outside a handled request cannot happen: _handle reads them.
 
+    async def _fast_step(self) -> bool:
+        """Read, parse or answer one fast-path request; False when the connection is over."""
+        if self.fast_pending:
+            return await self._read(True)  # a response is due first: only watch for EOF
+        buffer = self.buffer
+        if not buffer:
+            return await self._read(False)
+        head = self.head or self.parser.parse_head(buffer)
+        if head is Verdict.NEED_DATA:
+            return await self._read(False)
+        if head is Verdict.NOT_MINE:
+            self.fast = False
+            self.h11.receive_data(bytes(buffer))
+            buffer.clear()
+            return True
+        end = head.head_size + head.body_size
+        if len(buffer) < end:
+            self.head = head  # parsed once, whatever the body's read boundaries
+            return await self._read(False)
+        self.head = None
+        body = bytes(buffer[head.head_size : end]) if head.method == "POST" else None
+        del buffer[:end]
+        request = HTTPRequest(
+            method=head.method,
+            path=self.front.path,
+            query_string=head.query_string,
+            headers=head.headers,
+            client=self.client,
+            scheme=self.scheme,
+        )
+        self.request_deadline = None  # the request has arrived whole
+        self.fast_pending = True
+        abort = await self.front.server.handle_http(request, body, self._respond)
+        # Only a request still unanswered can be aborted by the client going away.
+        self.abort_parked = abort if self.fast_pending else None
+        return True
+
     async def _read(self, paused: bool) -> bool:
-        """Read more bytes into h11; False when the connection is over."""
+        """Read more bytes into h11 (or the fast path's buffer); False when the connection is
+        over."""
         if self.h11.their_state is h11.DONE and self.h11.our_state is h11.DONE:
             self.h11.start_next_cycle()
             return True
-        # Idle: no byte of the next request has arrived yet (h11 stays IDLE while it holds a
-        # partial request head, hence the look at its buffer).
-        idle = paused or (self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0])
+        if self.fast:
+            idle = paused or not self.buffer
+        elif (
+            self.front.fast_path
+            and self.parser.enabled
+            and self.h11.their_state is h11.IDLE
+            and self.h11.our_state is h11.IDLE
+            and not self.h11.trailing_data[0]
+        ):
+            self.fast = True  # h11 is between requests with nothing buffered: hand back
+            return True
+        else:
+            # Idle: no byte of the next request has arrived yet (h11 stays IDLE while it
+            # holds a partial request head, hence the look at its buffer).
+            idle = paused or (self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0])
         loop = asyncio.get_running_loop()
         deadline: float | None
         if self.abort_parked:
@@ -377,7 +461,9 @@ class _HTTPConnection:
         if not data:
             self.abort_parked_get()
             return False
-        if self.h11.their_state is not h11.SWITCHED_PROTOCOL:
+        if self.fast:
+            self.buffer += data
+        elif self.h11.their_state is not h11.SWITCHED_PROTOCOL:
             self.h11.receive_data(data)
         return True
 
@@ -449,7 +535,9 @@ class _HTTPConnection:
         else:
             await self._read_body(0)
         self.request_deadline = None  # the request has arrived whole
-        self.abort_parked = await self.front.server.handle_http(request, body, self._respond)
+        abort = await self.front.server.handle_http(request, body, self._respond)
+        # Only a request still unanswered can be aborted by the client going away.
+        self.abort_parked = abort if self.h11.our_state is h11.SEND_RESPONSE else None
 
     async def _static(self, request: HTTPRequest) -> bool:
         """Serve a static file (GET / HEAD) when ``static_files`` maps the path to one."""
@@ -470,11 +558,33 @@ class _HTTPConnection:
         return True
 
     def _respond(self, response: PreparedResponse) -> None:
-        """Write a response (now, or later for a parked GET) through h11."""
+        """Write a response (now, or later for a parked GET), through h11 or the fast path."""
         self.abort_parked = None
-        if self.writer.is_closing() or self.h11.our_state is not h11.SEND_RESPONSE:
+        if self.writer.is_closing():
             return
-        self._write_response(response)
+        if self.fast_pending:
+            self.fast_pending = False
+            self._write_fast(response)
+        elif self.h11.our_state is h11.SEND_RESPONSE:
+            self._write_response(response)
+
+    def _write_fast(self, response: PreparedResponse) -> None:
+        """Write the response to a fast-path request: one write, no h11."""
+        encoded = encode_response(
+            response.status,
+            [*response.headers, ("Server", SERVER_HEADER)],
+            response.body,
+            close=self.closed,
+        )
+        if encoded is None:
+            logger.error("! cannot send response: a header is not valid HTTP")
+            self.closed = True
+            return
+        data, close = encoded
+        self.writer.write(data)
+        if close:
+            self.closed = True
+            self.writer.close()
 
     def _write_response(self, response: PreparedResponse) -> None:
         headers = [*response.headers, ("Server", SERVER_HEADER)]
@@ -484,7 +594,8 @@ class _HTTPConnection:
             data = self.h11.send(h11.Response(status_code=response.status, headers=headers))
             data = (data or b"") + (self.h11.send(h11.Data(data=response.body)) or b"")
             data += self.h11.send(h11.EndOfMessage()) or b""
-        except h11.LocalProtocolError as exc:
+        except (h11.LocalProtocolError, UnicodeEncodeError) as exc:
+            # UnicodeEncodeError: h11 encodes str headers as ASCII (a non-ASCII cookie value).
             logger.error("! cannot send response: %s", exc)
             self.closed = True
             return
@@ -544,7 +655,7 @@ class _HTTPConnection:
                 extra.append(("Sec-WebSocket-Version", "13"))
             self.failed = True
             self._send_error(exc.status, str(exc), extra)
-            self._new_session_failed(target)
+            target.handshake_failed()
             return
         self.writer.write(
             self.h11.send(h11.InformationalResponse(status_code=101, headers=headers)) or b""
@@ -563,15 +674,9 @@ class _HTTPConnection:
             _run_websocket, conn, target, self.front.shared_frames, trailing
         )
 
-    @staticmethod
-    def _new_session_failed(target: SessionDriver) -> None:
-        """A WebSocket-only handshake whose upgrade failed: its session ends here."""
-        if target.ws is None and target.core.transport.value == "websocket":
-            target.ws_closed()
-
 
 async def _run_websocket(
-    conn: Any, target: SessionDriver, shared: _SharedFrames, trailing: bytes
+    conn: Any, target: WebSocketTarget, shared: _SharedFrames, trailing: bytes
 ) -> None:
     """Read an accepted WebSocket in the connection's task, feeding its session."""
     if not target.attach_websocket(_WebSocketAdapter(conn, shared)):

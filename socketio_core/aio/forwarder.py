@@ -37,7 +37,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engineio_core.aio.server import PreparedResponse
+from engineio_core.aio.server import AsyncServer, PreparedResponse
+from engineio_core.aio.session import WebSocketTarget
 from engineio_core.request import HTTPRequest
 
 from ..exceptions import BrokerError
@@ -47,12 +48,14 @@ from ..forwarding import (
     ForwardRequest,
     ForwardResponse,
     Rejected,
+    RelayMessage,
     decode,
     encode,
     make_sid,
     node_channel,
     sid_owner,
 )
+from .ws_relay import WebSocketRelays
 
 __all__ = ["ForwardLink", "ForwardStats", "RequestForwarder"]
 
@@ -115,9 +118,13 @@ class RequestForwarder:
         link: the broker.
         channel: the cluster's channel name (each process listens on ``<channel>#fwd#<node>``).
         node: this process's server id (16 hex digits; the pub/sub manager's ``uid``).
-        max_pending: most forwarded requests waiting here at once.
+        max_pending: most forwarded requests waiting here at once, and most WebSocket
+            upgrades waiting for their owner's answer.
         max_message_size: larger broker messages are dropped unparsed.
         connect_timeout: subscribing at start.
+        upgrade_hold: seconds a new polling session's messages are held back so that the
+            session can move whole to the process its WebSocket upgrade lands on
+            (:mod:`socketio_core.aio.ws_relay`); 0: never move, always relay.
     """
 
     def __init__(
@@ -129,9 +136,12 @@ class RequestForwarder:
         max_pending: int = 10_000,
         max_message_size: int = DEFAULT_MAX_FORWARD_SIZE,
         connect_timeout: float = 5.0,
+        upgrade_hold: float = 0.3,
     ) -> None:
         if max_pending < 1:
             raise ValueError("max_pending must be >= 1")
+        if upgrade_hold < 0:
+            raise ValueError("upgrade_hold must be >= 0")
         self.link = link
         self.channel = channel
         self.node = node
@@ -147,11 +157,24 @@ class RequestForwarder:
         self._parked: dict[tuple[str, int], Callable[[], None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self.upgrade_hold = upgrade_hold
+        #: The WebSocket upgrades that land here for sessions of others, and the reverse.
+        self.relays = WebSocketRelays(
+            link,
+            channel,
+            node,
+            self._spawn,
+            max_message_size=max_message_size,
+            max_opening=max_pending,
+        )
 
-    def bind(self, handle_http: HandleHTTP, timeout: float) -> None:
-        """Serve forwarded requests with ``handle_http``; wait ``timeout`` for owners."""
-        self._handle_http = handle_http
-        self.timeout = timeout
+    def bind(self, server: AsyncServer) -> None:
+        """Serve forwarded requests and relayed WebSockets with ``server``'s sessions; a
+        forwarded request waits for its owner a ping interval plus a ping timeout."""
+        config = server.session_config
+        self._handle_http = server.handle_http
+        self.timeout = config.ping_interval + config.ping_timeout
+        self.relays.bind(server)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,6 +204,7 @@ class RequestForwarder:
         for abort in list(self._parked.values()):
             abort()
         self._parked.clear()
+        self.relays.close_all()
         with contextlib.suppress(Exception):
             await self.link.close()
 
@@ -232,6 +256,11 @@ class RequestForwarder:
             task.cancel()
 
         return abort
+
+    async def websocket(self, request: HTTPRequest, sid: str) -> WebSocketTarget | None:
+        """A WebSocket upgrade for a session of another process (see
+        :mod:`socketio_core.aio.ws_relay`)."""
+        return await self.relays.websocket(request, sid)
 
     async def _wait(
         self,
@@ -314,6 +343,8 @@ class RequestForwarder:
             abort = self._parked.pop((message.sender, message.rid), None)
             if abort is not None:
                 abort()
+        elif isinstance(message, RelayMessage):
+            self.relays.receive(message)
         else:
             await self._serve(message)
 

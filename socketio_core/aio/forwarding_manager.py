@@ -28,6 +28,10 @@ class ForwardingPubSubManager(AsyncPubSubManager):
         max_forwarded: most forwarded requests waiting in this process at once (past it,
             503 at once). Forwarded requests and responses are broker messages, bounded by
             ``max_message_size`` like the others.
+        upgrade_hold: seconds a new polling session's messages wait before they reach the
+            application (0.3, as Node's cluster-engine), so that the session can move whole
+            to the process its WebSocket upgrade lands on; 0: never move, relay the
+            WebSocket to the owner instead (:mod:`socketio_core.aio.ws_relay`).
         **options: see :class:`~socketio_core.aio.pubsub_manager.AsyncPubSubManager`.
 
     Raises:
@@ -41,6 +45,7 @@ class ForwardingPubSubManager(AsyncPubSubManager):
         *,
         forward_requests: bool = False,
         max_forwarded: int = 10_000,
+        upgrade_hold: float = 0.3,
         **options: Any,
     ) -> None:
         super().__init__(channel, write_only, **options)
@@ -54,6 +59,7 @@ class ForwardingPubSubManager(AsyncPubSubManager):
                 max_pending=max_forwarded,
                 max_message_size=self.max_message_size,
                 connect_timeout=self.connect_timeout,
+                upgrade_hold=upgrade_hold,
             )
 
     def _forward_link(self) -> ForwardLink:

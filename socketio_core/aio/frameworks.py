@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from engineio_core.aio.server import PreparedResponse
-from engineio_core.aio.session import SessionDriver
+from engineio_core.aio.session import WebSocketTarget
 from engineio_core.request import HTTPRequest
 
 from ..exceptions import MissingDependency
@@ -119,7 +119,7 @@ async def _exchange(eio: Any, request: HTTPRequest, body: bytes | None) -> Prepa
 
 
 async def _run_session(
-    target: SessionDriver, ws: QueuedWebSocket, messages: Any, on_refused: Callable[[], None]
+    target: WebSocketTarget, ws: QueuedWebSocket, messages: Any, on_refused: Callable[[], None]
 ) -> None:
     """Attach ``ws`` to the session and feed it ``messages`` (an async iterator) until the
     end."""
@@ -157,11 +157,6 @@ def _is_upgrade(headers: Any) -> bool:
     return str(headers.get("Upgrade") or headers.get("upgrade") or "").lower() == "websocket"
 
 
-def _failed(target: SessionDriver) -> None:
-    if target.ws is None and target.transport == "websocket":
-        target.ws_closed()
-
-
 async def _read_limited(read: Callable[[int], Awaitable[bytes]], limit: int) -> bytes | None:
     data = await read(limit + 1)
     return None if len(data) > limit else data
@@ -193,7 +188,7 @@ def attach_aiohttp(sio: AsyncServer, app: Any, socketio_path: str = "socket.io")
             try:
                 await ws.prepare(request)
             except Exception:
-                _failed(target)
+                target.handshake_failed()
                 raise
 
             async def messages() -> Any:
@@ -251,7 +246,7 @@ def attach_sanic(sio: AsyncServer, app: Any, socketio_path: str = "socket.io") -
             try:
                 ws = await protocol.websocket_handshake(request)
             except Exception:
-                _failed(target)
+                target.handshake_failed()
                 raise
 
             async def messages() -> Any:
@@ -321,7 +316,7 @@ def get_tornado_handler(socketio_server: AsyncServer) -> Any:
         """Polling requests and WebSocket upgrades of one Socket.IO server."""
 
         def initialize(self) -> None:
-            self.target: SessionDriver | None = None
+            self.target: WebSocketTarget | None = None
             self.inbox: asyncio.Queue[Any] = asyncio.Queue()
             self.done: asyncio.Task[None] | None = None
 
@@ -392,7 +387,7 @@ def get_tornado_handler(socketio_server: AsyncServer) -> Any:
 
         def on_close(self) -> None:
             if self.done is None and self.target is not None:
-                _failed(self.target)  # the handshake failed: the session never got it
+                self.target.handshake_failed()  # the handshake failed: the session never got it
             self.inbox.put_nowait(None)
 
     return SocketIOHandler

@@ -116,8 +116,7 @@ class AsyncManager:
         """Called once by the server: hand the request forwarding of a pub/sub manager
         (``forward_requests=True``) to its Engine.IO server; nothing to do otherwise."""
         if self.remote_sessions is not None:
-            config = eio.session_config
-            self.remote_sessions.bind(eio.handle_http, config.ping_interval + config.ping_timeout)
+            self.remote_sessions.bind(eio)
             eio.remote_sessions = self.remote_sessions
 
     # ------------------------------------------------ connection state recovery

@@ -1,7 +1,8 @@
 """Fuzzing the Socket.IO decoders: packets with attachments (both parsers), the cluster wire.
 
 Read through socketio_core's public API only: ``JsonParser`` / ``MsgpackParser`` decoders,
-``decode_text``, and ``socketio_core.pubsub.decode`` for broker messages.
+``decode_text``, ``socketio_core.pubsub.decode`` for broker messages and
+``socketio_core.forwarding.decode`` for forwarded requests and relayed WebSockets.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import msgpack
 from hypothesis import given
 from hypothesis import strategies as st
 
+from socketio_core import forwarding
 from socketio_core.exceptions import LocalProtocolError, RemoteProtocolError
 from socketio_core.packet import Packet, PendingPacket, decode_text
 from socketio_core.parsers import JsonParser, MsgpackParser
@@ -125,3 +127,41 @@ def test_cluster_decode_never_raises(data: bytes | str) -> None:
     with allocation_bound(8 * 2000):
         result = decode(data, max_size=4096)
     assert isinstance(result, (ClusterMessage, Rejected))
+
+
+@st.composite
+def forwarding_messages(draw: st.DrawFn) -> bytes:
+    """Forwarded requests, responses, cancels and relayed WebSocket steps, then mutated."""
+    message = draw(
+        st.sampled_from(
+            [
+                forwarding.ForwardRequest(
+                    "0123456789abcdef", 1, "GET", "/p", "", (("a", "b"),), None, "http", "", b""
+                ),
+                forwarding.ForwardResponse("0123456789abcdef", 2, 200, (), b"ok"),
+                forwarding.ForwardCancel("0123456789abcdef", 3),
+                forwarding.RelayMessage(
+                    "0123456789abcdef", 4, "open", "0123456789abcdef.AAAAAAAAAAAAAAAAAAAA"
+                ),
+                forwarding.RelayMessage("0123456789abcdef", 5, "up", "", ("4x", b"\x00", "")),
+            ]
+        )
+    )
+    return mutate(forwarding.encode(message), draw)
+
+
+@FUZZ
+@given(st.one_of(forwarding_messages(), st.binary(max_size=2000)))
+def test_forwarding_decode_never_raises(data: bytes) -> None:
+    with allocation_bound(8 * 2000):
+        result = forwarding.decode(data, max_size=4096)
+    assert isinstance(
+        result,
+        (
+            forwarding.ForwardRequest,
+            forwarding.ForwardResponse,
+            forwarding.ForwardCancel,
+            forwarding.RelayMessage,
+            forwarding.Rejected,
+        ),
+    )

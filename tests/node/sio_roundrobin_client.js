@@ -14,7 +14,10 @@
 // Reads "go" on stdin before the first round (every client of the test is connected, and
 // in its room, by then); writes:
 //   {"event": "connected"}                     connected, waiting for "go"
-//   {"event": "session", "eio": sid}           each Engine.IO session opened (sid names its owner)
+//   {"event": "session", "eio": sid, "uid": u} each Socket.IO connection: its Engine.IO sid (which
+//                                              names the process that opened it) and the server
+//                                              id of the process serving it (the session may
+//                                              have moved with its WebSocket upgrade)
 //   {"event": "progress", "k": k}              a round done
 //   {"event": "done", "received": {...}, "transport": name, "reconnects": n, "errors": [...]}
 // Exits 2 after a 90 s watchdog.
@@ -48,7 +51,16 @@ const socket = io(url, {
   auth: { name: options.name, room: options.room },
 });
 
-socket.io.on("open", () => report({ event: "session", eio: socket.io.engine.id }));
+socket.on("connect", async () => {
+  const eio = socket.io.engine.id;
+  try {
+    const stats = await socket.timeout(ACK_TIMEOUT).emitWithAck("stats");
+    report({ event: "session", eio, uid: stats.uid });
+  } catch (err) {
+    // the server died right after the connection: the sid names the process that opened it
+    report({ event: "session", eio, uid: eio.split(".")[0] });
+  }
+});
 socket.io.on("reconnect", () => { reconnects += 1; });
 socket.on("double", (n, ack) => ack(2 * n));
 socket.on("room_msg", (msg) => {

@@ -10,6 +10,7 @@ from socketio_core.forwarding import (
     ForwardRequest,
     ForwardResponse,
     Rejected,
+    RelayMessage,
     decode,
     encode,
     make_sid,
@@ -55,6 +56,16 @@ CASES = [
         ForwardCancel(NODE, 9),
         b'{"v":1,"from":"0123456789abcdef","rid":9,"kind":"cancel"}\n',
     ),
+    (
+        RelayMessage(NODE, 3, "open", "0123456789abcdef.AAAAAAAAAAAAAAAAAAAA"),
+        b'{"v":1,"from":"0123456789abcdef","rid":3,"kind":"ws","op":"open",'
+        b'"sid":"0123456789abcdef.AAAAAAAAAAAAAAAAAAAA"}\n',
+    ),
+    (
+        RelayMessage(OTHER, 3, "down", "", ("4h\u00e9", b"\x00\x01", "")),
+        b'{"v":1,"from":"fedcba9876543210","rid":3,"kind":"ws","op":"down","sid":""}\n'
+        b"s\x00\x00\x00\x044h\xc3\xa9b\x00\x00\x00\x02\x00\x01s\x00\x00\x00\x00",
+    ),
 ]
 
 
@@ -62,6 +73,28 @@ CASES = [
 def test_codec_both_ways(message: object, data: bytes) -> None:
     assert encode(message) == data  # type: ignore[arg-type]
     assert decode(data) == message
+
+
+RELAY = b'{"v":1,"kind":"ws","from":"0123456789abcdef","rid":1,'
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (RELAY + b'"op":"steal","sid":""}\n', "unknown op"),
+        (RELAY + b'"op":"open","sid":"nope"}\n', "bad sid"),
+        (RELAY + b'"op":"up","sid":"0123456789abcdef.AAAAAAAAAAAAAAAAAAAA"}\n', "bad sid"),
+        (RELAY + b'"op":"up","sid":1}\n', "bad sid"),
+        (RELAY + b'"op":"up","sid":""}\ns\x00\x00', "truncated message header"),
+        (RELAY + b'"op":"up","sid":""}\ns\x00\x00\x00\x05abc', "truncated message"),
+        (RELAY + b'"op":"up","sid":""}\ns\x00\x00\x00\x01\xff', "not UTF-8"),
+        (RELAY + b'"op":"up","sid":""}\nx\x00\x00\x00\x00', "unknown message type"),
+    ],
+)
+def test_bad_relay_messages_are_rejected_with_a_reason(data: bytes, reason: str) -> None:
+    result = decode(data)
+    assert isinstance(result, Rejected)
+    assert reason in result.reason
 
 
 @pytest.mark.parametrize(

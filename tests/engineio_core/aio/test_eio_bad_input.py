@@ -40,6 +40,9 @@ from engineio_core.request import HTTPRequest
 from websocket.aio import connect
 from websocket.exceptions import InvalidStatus
 
+# Every test runs with the polling fast path on and with h11 alone (conftest.py).
+pytestmark = pytest.mark.usefixtures("http_parser")
+
 # ----------------------------------------------------------------------------- helpers
 
 

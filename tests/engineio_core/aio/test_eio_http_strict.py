@@ -13,6 +13,9 @@ import logging
 import pytest
 from eio_kit import TIMEOUT, handshake, running, target
 
+# Every test runs with the polling fast path on and with h11 alone (conftest.py).
+pytestmark = pytest.mark.usefixtures("http_parser")
+
 CLTE_SMUGGLE = (
     b"POST /engine.io/?EIO=4&transport=polling&sid=SID HTTP/1.1\r\n"
     b"Host: x\r\nContent-Length: 70\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -27,6 +27,9 @@ from websocket.exceptions import ConnectionClosed
 TIMEOUT = 5.0
 POLLING = "/engine.io/?EIO=4&transport=polling"
 
+# Every test runs with the polling fast path on and with h11 alone (conftest.py).
+pytestmark = pytest.mark.usefixtures("http_parser")
+
 
 async def exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes

@@ -5,6 +5,7 @@ limit, the timeout, a client that goes away, bad broker messages."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -67,7 +68,7 @@ class Node:
     def __init__(self, broker: MemoryBroker, uid: str, **options: Any) -> None:
         self.eio = AsyncServer(ping_interval=25, ping_timeout=20)
         self.fwd = RequestForwarder(broker.link(), "ch", uid, **options)
-        self.fwd.bind(self.eio.handle_http, 45.0)
+        self.fwd.bind(self.eio)
         self.eio.remote_sessions = self.fwd
         self.messages: list[Any] = []
         self.eio.on("message", lambda sid, data: self.messages.append(data))
@@ -172,7 +173,7 @@ async def test_unknown_sids_cost_one_publish_at_most(broker: MemoryBroker) -> No
 
 async def test_pending_limit_and_timeout(broker: MemoryBroker) -> None:
     b = Node(broker, B, max_pending=1)
-    b.fwd.bind(b.eio.handle_http, 0.05)
+    b.fwd.timeout = 0.05  # bind() set a ping interval plus a ping timeout
     broker.deaf.add("ch#fwd#" + A)  # the owner gets the request and never answers
     await b.fwd.start()
     try:
@@ -239,3 +240,272 @@ async def test_start_failure_is_a_broker_error() -> None:
         await fwd.start()
     with pytest.raises(ValueError, match="max_pending"):
         RequestForwarder(MemoryLink(MemoryBroker()), "ch", A, max_pending=0)
+
+
+# ---------------------------------------------------------------- relayed WebSockets
+
+
+class FakeWebSocket:
+    """The front door's accepted WebSocket: records what is written to the client."""
+
+    def __init__(self) -> None:
+        self.written: list[str | bytes] = []
+        self.closed = asyncio.Event()
+        self.unread = 0
+
+    def write(self, message: str | bytes) -> None:
+        self.written.append(message)
+
+    def close(self) -> None:
+        self.closed.set()
+
+    @property
+    def backlog(self) -> int:
+        return self.unread
+
+
+async def until(predicate: Any, what: str) -> None:
+    """Spin the loop until ``predicate()`` holds (bounded: 5 s)."""
+    try:
+        async with asyncio.timeout(5):
+            while not predicate():
+                await asyncio.sleep(0.001)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def land_websocket(node: Node, sid: str) -> tuple[Any, FakeWebSocket]:
+    """A WebSocket upgrade for ``sid`` lands on ``node`` and is accepted."""
+    query = f"EIO=4&transport=websocket&sid={sid}"
+    target = await node.eio.websocket_target(HTTPRequest("GET", "/engine.io/", query))
+    assert not isinstance(target, PreparedResponse), target
+    ws = FakeWebSocket()
+    assert target.attach_websocket(ws)
+    return target, ws
+
+
+async def test_an_upgrade_landing_elsewhere_moves_the_held_session_there(
+    broker: MemoryBroker,
+) -> None:
+    """Node's cluster-engine "takeOver": the session's messages were held on the owner, so
+    after the client's 5 the session opens on the WebSocket's process, with what the owner
+    held delivered first and what the client sent right after its 5 next: nothing lost,
+    nothing twice, and the owner forgets the session."""
+    a, b = Node(broker, A, upgrade_hold=30), Node(broker, B)
+    gone_on_a: list[object] = []
+    a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        posted, _ = await a.request("POST", f"EIO=4&transport=polling&sid={sid}", b"4held")
+        assert posted.result().body == b"ok"
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        await until(lambda: ws.written == ["3probe"], "the probe answered by the owner")
+        target.ws_message("5")
+        target.ws_message("4after")  # before the owner's answer: kept, then delivered
+        await until(lambda: sid in b.eio.sessions and len(b.messages) == 2, "moved in")
+        assert b.messages == ["held", "after"] and a.messages == []
+        assert sid not in a.eio.sessions and gone_on_a == ["moved"]
+        assert a.fwd.relays.stats.moved_out == 1 and b.fwd.relays.stats.moved_in == 1
+        target.ws_message("4local")
+        await until(lambda: len(b.messages) == 3, "a local message")
+        await b.eio.send(sid, "to the client")
+        assert ws.written[-1] == "4to the client"
+        published = len(broker.published)
+        target.ws_message("4no broker")
+        await until(lambda: len(b.messages) == 4, "another local message")
+        assert len(broker.published) == published  # the session is local now
+        assert not a.fwd.relays.owner_ends and not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_an_upgrade_landing_elsewhere_is_relayed_when_the_session_stays(
+    broker: MemoryBroker,
+) -> None:
+    """Once the application has seen the session (no hold), it stays with its owner: the
+    WebSocket is relayed both ways for the session's life, in order, and each side's close
+    reaches the other."""
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
+    gone_on_a: list[object] = []
+    a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        parked, _ = await a.request("GET", f"EIO=4&transport=polling&sid={sid}")
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        await until(lambda: ws.written == ["3probe"], "the probe")
+        # the owner answers the parked GET with a noop (spec "Upgrade")
+        assert (await asyncio.wait_for(parked, 5)).body == b"6"
+        target.ws_message("5")
+        for n in range(20):
+            target.ws_message(f"4m{n}")
+        await until(lambda: len(a.messages) == 20, "relayed up")
+        assert a.messages == [f"m{n}" for n in range(20)]
+        assert b.messages == [] and sid not in b.eio.sessions
+        for n in range(20):
+            await a.eio.send(sid, f"d{n}")
+        await until(lambda: len(ws.written) == 21, "relayed down")
+        assert ws.written[1:] == [f"4d{n}" for n in range(20)]
+        assert a.eio.sessions[sid].transport == "websocket"
+        target.ws_closed()  # the client's WebSocket closed on b
+        await until(lambda: bool(gone_on_a), "the session closed on its owner")
+        assert gone_on_a == ["transport close"]
+        await until(lambda: not a.fwd.relays.owner_ends, "the owner's relay end dropped")
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_the_owner_closing_a_relayed_session_closes_the_websocket(
+    broker: MemoryBroker,
+) -> None:
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        target.ws_message("5")
+        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+        await a.eio.disconnect(sid)
+        await asyncio.wait_for(ws.closed.wait(), 5)
+        assert ws.written[-1] == "1"  # the close packet went first
+        target.ws_closed()  # the front door reports the end
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_a_websocket_for_an_unknown_or_orphaned_sid_is_400(broker: MemoryBroker) -> None:
+    a, b = Node(broker, A), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        for sid in (make_sid(A), make_sid(GONE)):  # unknown to a live owner; owner gone
+            query = f"EIO=4&transport=websocket&sid={sid}"
+            target = await b.eio.websocket_target(HTTPRequest("GET", "/engine.io/", query))
+            assert isinstance(target, PreparedResponse) and target.status == 400
+        assert b.fwd.relays.stats.refused == 2 and not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_a_relay_whose_owner_dies_closes_its_websocket(broker: MemoryBroker) -> None:
+    """The owner goes away mid-session: the landing process's next publish reaches nobody
+    and it closes the client's WebSocket (the client reconnects)."""
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        target.ws_message("5")
+        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+        del broker.channels["ch#fwd#" + A]  # the owner's process is gone
+        target.ws_message("4anyone?")
+        await asyncio.wait_for(ws.closed.wait(), 5)
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_a_relay_over_its_buffer_closes(broker: MemoryBroker) -> None:
+    """The client's WebSocket on the landing process does not read: past the Engine.IO
+    send-buffer limit the relayed WebSocket closes, and the owner's session with it."""
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
+    gone_on_a: list[object] = []
+    a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        target.ws_message("5")
+        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+        ws.unread = b.fwd.relays.max_buffer + 1
+        await a.eio.send(sid, "one more")
+        await asyncio.wait_for(ws.closed.wait(), 5)
+        target.ws_closed()
+        await until(lambda: bool(gone_on_a), "the owner's session closed")
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_a_relayed_message_over_the_broker_limit_ends_the_relay(
+    broker: MemoryBroker,
+) -> None:
+    """A client message too large for one broker message is not sent (the owner would drop
+    it unread, silently): the WebSocket closes instead, like a 1009."""
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B, max_message_size=4096)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        sid = await open_session(a)
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        target.ws_message("5")
+        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+        target.ws_message("4" + "x" * 5000)
+        await asyncio.wait_for(ws.closed.wait(), 5)
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
+async def test_upgrades_waiting_for_a_deaf_owner_are_bounded(broker: MemoryBroker) -> None:
+    """An owner that never answers: one upgrade waits (up to open_timeout), the next one past
+    max_pending is answered 400 at once, with no publish."""
+    b = Node(broker, B, max_pending=1)
+    broker.deaf.add("ch#fwd#" + A)
+    await b.fwd.start()
+    try:
+        query = f"EIO=4&transport=websocket&sid={make_sid(A)}"
+        request = HTTPRequest("GET", "/engine.io/", query)
+        first = asyncio.ensure_future(b.eio.websocket_target(request))
+        await until(lambda: len(broker.published) == 1, "the first open published")
+        second = await b.eio.websocket_target(request)
+        assert isinstance(second, PreparedResponse) and second.status == 400
+        assert len(broker.published) == 1 and b.fwd.relays.stats.refused == 1
+        first.cancel()  # the client went away: nothing stays
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await b.fwd.stop()
+
+
+async def test_a_relay_that_hears_nothing_from_its_owner_closes(broker: MemoryBroker) -> None:
+    """The owner's messages (its pings among them) stop arriving without the owner being
+    gone for the broker: after a ping interval plus a ping timeout of silence (here shortened)
+    the landing process closes the WebSocket."""
+    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        b.fwd.relays.idle_timeout = 0.2
+        sid = await open_session(a)
+        target, ws = await land_websocket(b, sid)
+        target.ws_message("2probe")
+        await until(lambda: ws.written == ["3probe"], "the probe")
+        assert not ws.closed.is_set()
+        broker.deaf.add("ch#fwd#" + B)  # from now on nothing reaches b
+        await asyncio.wait_for(ws.closed.wait(), 5)
+        assert not b.fwd.relays.landing_ends
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()

@@ -299,7 +299,7 @@ async def run_node(
                     barrier.arrived()
                     starter = asyncio.create_task(start())
                 elif item["event"] == "session":
-                    sessions.append(item["eio"].partition(".")[0])  # the owner
+                    sessions.append(item["uid"])  # the process serving it
                     if on_session is not None:
                         on_session(sessions[-1])
                 elif item["event"] == "progress" and on_progress is not None:

@@ -11,7 +11,8 @@ in its auth (``{"name": ..., "room": ...}``) and drives the scenario of
   answered (server -> client ack, while the client's own ack waits);
 * ``to_room(msg)`` emits ``room_msg`` with ``msg`` to ``msg["room"]`` (every process) and acks
   true;
-* ``stats()`` acks this process's forwarding counters.
+* ``stats()`` acks this process's forwarding counters (and its WebSocket relays' in
+  ``relay``).
 
 ``sio`` is also importable (``roundrobin_server:sio``) for ``python -m socketio_core serve``,
 which then reads the broker URL from ``RR_REDIS_URL`` and ``RR_CHANNEL``.
@@ -60,7 +61,8 @@ def build(url: str, channel: str) -> tuple[AsyncServer, ForwardingPubSubManager]
     async def stats(sid: str) -> dict[str, Any]:
         forwarder = mgr.remote_sessions
         assert forwarder is not None
-        return {"uid": mgr.uid, **dataclasses.asdict(forwarder.stats)}
+        relay = dataclasses.asdict(forwarder.relays.stats)
+        return {"uid": mgr.uid, **dataclasses.asdict(forwarder.stats), "relay": relay}
 
     return sio, mgr
 

@@ -12,6 +12,7 @@ right and every room message must arrive exactly once.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from roundrobin_kit import (
@@ -103,9 +105,9 @@ async def test_our_client_polling_without_sticky_sessions(proxy: RoundRobinProxy
 
 
 async def test_node_and_ours_polling_and_upgrade_mixed(node: Any, proxy: RoundRobinProxy) -> None:
-    """Node's client and ours, polling only and with upgrade, paired across rooms. An upgrade
-    that lands on another server than the session's is refused: that client keeps polling
-    (through the forwarder); one that lands on the owner moves to WebSocket."""
+    """Node's client and ours, polling only and with upgrade, paired across rooms. Every
+    upgrade succeeds, wherever it lands: on the owner as usual, elsewhere relayed to the
+    owner or with the session moving there (socketio_core/aio/ws_relay.py)."""
     url = f"http://127.0.0.1:{proxy.port}"
     both = ["polling", "websocket"]
     room1, room2 = ["n_poll", "o_up"], ["o_poll", "n_up"]
@@ -119,6 +121,7 @@ async def test_node_and_ours_polling_and_upgrade_mixed(node: Any, proxy: RoundRo
     check(outcomes)
     by_name = {o.name: o for o in outcomes}
     assert by_name["n_poll"].transport == by_name["o_poll"].transport == "polling"
+    assert by_name["n_up"].transport == by_name["o_up"].transport == "websocket"
     for outcome in outcomes:
         assert len(set(outcome.sessions)) == 1, outcome  # one session, one owner, all along
 
@@ -199,6 +202,63 @@ async def test_a_killed_server_takes_its_sessions_and_its_clients_carry_on(
                 assert rounds - 1 in outcome.received.get(peer, []), (outcome.name, peer)
 
 
+async def _recv(ws: aiohttp.ClientWebSocketResponse) -> str:
+    """The next text message that is not an Engine.IO ping (answered with a pong)."""
+    while True:
+        message = await ws.receive_str(timeout=15)
+        if message != "2":
+            return message
+        await ws.send_str("3")
+
+
+async def _raw_upgrade_elsewhere(owner: Server, lander: Server, *, released: bool) -> Any:
+    """A raw Engine.IO client: handshake and Socket.IO CONNECT by polling on ``owner``, then
+    its WebSocket upgrade on ``lander``; echo with an ack, then the ``stats`` ack of the
+    process that serves the Socket.IO session. ``released``: first wait (polling) for the
+    CONNECT answer, so that the application has seen the session before the upgrade."""
+    polling = f"http://127.0.0.1:{owner.port}/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(polling) as response:
+            sid = json.loads((await response.text())[1:])["sid"]
+        polling += f"&sid={sid}"
+        async with http.post(polling, data='40{"name":"raw","room":"raw"}') as response:
+            assert await response.text() == "ok"
+        if released:
+            async with http.get(polling) as response:
+                assert (await response.text()).startswith("40{")
+        upgrade = f"ws://127.0.0.1:{lander.port}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        async with http.ws_connect(upgrade) as ws:
+            await ws.send_str("2probe")
+            assert await _recv(ws) == "3probe"
+            await ws.send_str("5")
+            if not released:
+                assert (await _recv(ws)).startswith("40{")  # CONNECT, answered by the lander
+            await ws.send_str('421["echo","hi"]')
+            assert await _recv(ws) == '431["hi"]'
+            await ws.send_str('422["stats"]')
+            answer = await _recv(ws)
+            assert answer.startswith("432")
+            return json.loads(answer[3:])[0]
+
+
+async def test_an_upgrade_elsewhere_moves_a_new_session_there(servers: list[Server]) -> None:
+    """The session's CONNECT was held on its owner: after the upgrade the whole session
+    lives on the process its WebSocket landed on (Node's cluster-engine "takeOver")."""
+    stats = await _raw_upgrade_elsewhere(servers[0], servers[1], released=False)
+    assert stats["uid"] == servers[1].uid
+    assert stats["relay"]["moved_in"] == 1
+
+
+async def test_an_upgrade_elsewhere_is_relayed_once_the_session_is_known(
+    servers: list[Server],
+) -> None:
+    """The application already had the session: it stays with its owner, and the WebSocket
+    on the other process is relayed to it."""
+    stats = await _raw_upgrade_elsewhere(servers[0], servers[2], released=True)
+    assert stats["uid"] == servers[0].uid
+    assert stats["relay"]["served"] == 1 and stats["relay"]["moved_out"] == 0
+
+
 @pytest_asyncio.fixture
 async def workers(redis_broker: Any) -> AsyncIterator[int]:
     """``python -m socketio_core serve roundrobin_server:sio --workers 2``; yields its port."""
@@ -247,6 +307,7 @@ async def test_workers_behind_one_port(node: Any, workers: int) -> None:
         run_node(node, url, "n_up", "r2", room2, ROUNDS, both, barrier),
     )
     check(outcomes)
+    assert [o.transport for o in outcomes] == ["polling", "websocket", "polling", "websocket"]
     counters = await stats(url, 2)
     assert len(counters) == 2
     assert sum(c["served"] for c in counters) > 0  # requests did land on the other worker
@@ -266,18 +327,21 @@ async def test_rabbitmq_polling_without_sticky_sessions(
     node: Any, amqp_servers: list[Server]
 ) -> None:
     """The same forwarding over RabbitMQ (a queue per process, mandatory publishes), with
-    Node's client and ours on polling; a sid of a process that is gone is answered 400."""
+    Node's client and ours on polling and one of ours upgrading (its WebSocket served where it
+    lands); a sid of a process that is gone is answered 400."""
     front = RoundRobinProxy([s.port for s in amqp_servers])
     await front.start()
     try:
         url = f"http://127.0.0.1:{front.port}"
-        peers = ["n_poll", "o_poll"]
-        barrier = Barrier(2)
+        peers = ["n_poll", "o_poll", "o_up"]
+        barrier = Barrier(3)
         outcomes = await asyncio.gather(
             run_node(node, url, "n_poll", "r", peers, ROUNDS, ["polling"], barrier),
             run_ours(url, "o_poll", "r", peers, ROUNDS, ["polling"], barrier),
+            run_ours(url, "o_up", "r", peers, ROUNDS, ["polling", "websocket"], barrier),
         )
         check(outcomes)
+        assert [o.transport for o in outcomes] == ["polling", "polling", "websocket"]
         counters = await stats(url)
         assert sum(c["served"] for c in counters) > 0
         assert sum(c["timeouts"] + c["busy"] + c["unknown"] for c in counters) == 0
@@ -289,3 +353,13 @@ async def test_rabbitmq_polling_without_sticky_sessions(
         assert status.startswith(b"HTTP/1.1 400"), status
     finally:
         await front.stop()
+
+
+async def test_rabbitmq_an_upgrade_elsewhere_moves_or_is_relayed(
+    amqp_servers: list[Server],
+) -> None:
+    """Both outcomes of an upgrade that lands on another process, over RabbitMQ."""
+    moved = await _raw_upgrade_elsewhere(amqp_servers[0], amqp_servers[1], released=False)
+    assert moved["uid"] == amqp_servers[1].uid and moved["relay"]["moved_in"] == 1
+    relayed = await _raw_upgrade_elsewhere(amqp_servers[1], amqp_servers[2], released=True)
+    assert relayed["uid"] == amqp_servers[1].uid and relayed["relay"]["served"] >= 1
