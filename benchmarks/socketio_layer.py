@@ -48,12 +48,16 @@ async def settle(turns: int = 100) -> None:
         await asyncio.sleep(0)
 
 
-async def run(echoes: int, emits: int, receivers: int) -> tuple[float, float]:
+async def run(echoes: int, emits: int, receivers: int, sync: bool = False) -> tuple[float, float]:
     sio = AsyncServer()
 
-    @sio.on("echo")
     async def echo(sid: str, data: Any) -> Any:
         return data
+
+    def echo_sync(sid: str, data: Any) -> Any:
+        return data
+
+    sio.on("echo", echo_sync if sync else echo)
 
     @sio.on("join")
     async def join(sid: str) -> None:
@@ -103,8 +107,12 @@ def main() -> None:
     parser.add_argument("--emits", type=int, default=200, help="broadcasts (200)")
     parser.add_argument("--receivers", type=int, default=1000, help="sockets in the room")
     parser.add_argument("--rounds", type=int, default=3, help="runs; the best is kept")
+    parser.add_argument("--sync", action="store_true", help="a plain function as echo handler")
     args = parser.parse_args()
-    results = [asyncio.run(run(args.echo, args.emits, args.receivers)) for _ in range(args.rounds)]
+    results = [
+        asyncio.run(run(args.echo, args.emits, args.receivers, args.sync))
+        for _ in range(args.rounds)
+    ]
     echo_us = min(r[0] for r in results)
     fanout_us = min(r[1] for r in results)
     print(f"echo with ack: {echo_us:.2f} us CPU per round trip (best of {args.rounds})")

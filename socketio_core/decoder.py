@@ -138,11 +138,15 @@ class Decoder(abc.ABC):
         try:
             return self._feed(message)
         except RemoteProtocolError as exc:
-            self._discard()
-            self._set_state(DecoderState.FAILED)
-            self.error = exc
-            logger.debug("! invalid packet: %s", exc)
+            self._failed(exc)
             raise
+
+    def _failed(self, exc: RemoteProtocolError) -> None:
+        """Drop what is buffered and move to FAILED (the peer broke the protocol)."""
+        self._discard()
+        self._set_state(DecoderState.FAILED)
+        self.error = exc
+        logger.debug("! invalid packet: %s", exc)
 
     @abc.abstractmethod
     def _feed(self, message: Message) -> Packet | None:
@@ -188,6 +192,25 @@ class JsonDecoder(Decoder):
         self._buffers = []
         self._buffered_bytes = 0
 
+    def feed(self, message: Message) -> Packet | None:
+        """Take one Engine.IO message; see :meth:`Decoder.feed`.
+
+        The per-message case, a text message between packets, is decoded here at once; the
+        others go through :meth:`Decoder.feed`.
+        """
+        if self._state is DecoderState.OPEN and type(message) is str:
+            try:
+                decoded = decode_text(message, max_attachments=self.max_attachments)
+            except RemoteProtocolError as exc:
+                self._failed(exc)
+                raise
+            if isinstance(decoded, PendingPacket):
+                self._pending = decoded
+                self._set_state(DecoderState.RECONSTRUCTING)
+                return None
+            return decoded
+        return super().feed(message)
+
     def _feed(self, message: Message) -> Packet | None:
         if isinstance(message, str):
             return self._feed_text(message)
@@ -199,12 +222,13 @@ class JsonDecoder(Decoder):
         """Decode a text message: a whole packet, or the text part of a binary one."""
         if self._pending is not None:
             raise AttachmentError("text message while waiting for binary attachments")
-        if not text:
-            raise DecodeError("empty packet")
-        # Check CONNECT-first on the type digit, before parsing anything else.
-        packet_type = PacketType(int(text[0])) if text[0] in "0123456" else None
-        if packet_type is not None:
-            self._check_first(packet_type)
+        if self._state is DecoderState.AWAITING_CONNECT:
+            if not text:
+                raise DecodeError("empty packet")
+            # Check CONNECT-first on the type digit, before parsing anything else.
+            packet_type = PacketType(int(text[0])) if text[0] in "0123456" else None
+            if packet_type is not None:
+                self._check_first(packet_type)
         decoded = decode_text(text, max_attachments=self.max_attachments)
         if isinstance(decoded, PendingPacket):
             self._pending = decoded

@@ -33,12 +33,11 @@ Rules this file keeps
 from __future__ import annotations
 
 import enum
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NewType
 
+from . import json_codec
 from .exceptions import (
     AttachmentError,
     AttachmentLimitExceeded,
@@ -51,6 +50,7 @@ __all__ = [
     "BINARY_TYPES",
     "DEFAULT_NAMESPACE",
     "MAX_ACK_ID",
+    "MAX_NESTING",
     "RESERVED_EVENTS",
     "Namespace",
     "NamespaceName",
@@ -92,6 +92,14 @@ _MAX_ID_DIGITS: Final = len(str(MAX_ACK_ID))
 #: Attachment counts are bounded by the decoder's limit long before this many digits.
 _MAX_COUNT_DIGITS: Final = 6
 _DIGITS: Final = frozenset("0123456789")
+#: The types a payload walk can skip at once (no bytes inside, nothing to recurse into).
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+#: The deepest nesting of arrays and objects a decoded payload may have (Python code that
+#: walks it, ours or a handler's, recurses; ``json.loads`` stops only near the recursion limit).
+MAX_NESTING: Final = 500
+#: A JSON text with at most this many ``[`` and ``{`` is nested at most this deep: the decoder
+#: walks the payload to check :data:`MAX_NESTING` only above it.
+_SHALLOW: Final = 64
 
 
 class PacketType(enum.IntEnum):
@@ -107,7 +115,9 @@ class PacketType(enum.IntEnum):
 
 
 BINARY_TYPES: Final = frozenset({PacketType.BINARY_EVENT, PacketType.BINARY_ACK})
+_NEEDS_ID: Final = frozenset({PacketType.ACK, PacketType.BINARY_ACK})
 _TYPE_BY_DIGIT: Final = {str(int(t)): t for t in PacketType}
+_TYPE_TEXT: Final = {t: str(int(t)) for t in PacketType}
 
 
 def has_binary(data: Any) -> bool:
@@ -129,14 +139,21 @@ def has_binary(data: Any) -> bool:
 
 
 def _count_binary(data: Any) -> int:
-    """Count the binary values of a payload."""
+    """Count the binary values of a payload (scalars are skipped without a call)."""
     if isinstance(data, bytes | bytearray):
         return 1
     if isinstance(data, list | tuple):
-        return sum(_count_binary(item) for item in data)
-    if isinstance(data, dict):
-        return sum(_count_binary(item) for item in data.values())
-    return 0
+        items: Any = data
+    elif isinstance(data, dict):
+        items = data.values()
+    else:
+        return 0
+    count = 0
+    scalars = _SCALARS
+    for item in items:
+        if type(item) not in scalars:
+            count += _count_binary(item)
+    return count
 
 
 def _is_number(value: Any) -> bool:
@@ -288,11 +305,12 @@ class Packet:
     ) -> Packet:
         """A packet from fields the caller has already validated (no second walk)."""
         packet = object.__new__(cls)
-        object.__setattr__(packet, "type", packet_type)
-        object.__setattr__(packet, "namespace", namespace)
-        object.__setattr__(packet, "data", data)
-        object.__setattr__(packet, "id", id)
-        object.__setattr__(packet, "attachments", count)
+        # The slots' own setters: what ``object.__setattr__`` ends in, without the lookup.
+        _set_type(packet, packet_type)
+        _set_namespace(packet, namespace)
+        _set_data(packet, data)
+        _set_id(packet, id)
+        _set_attachments(packet, count)
         return packet
 
     @classmethod
@@ -327,7 +345,24 @@ class Packet:
         """
         count = _count_binary(data)
         packet_type = PacketType.BINARY_ACK if count else PacketType.ACK
+        # The common case in one pass of cheap checks (an id read back from the event, a
+        # list of arguments); anything else goes through the full rules for their message.
+        if (
+            type(data) is list
+            and type(id) is int
+            and 0 <= id <= MAX_ACK_ID
+            and (namespace == DEFAULT_NAMESPACE or _namespace_problem(namespace) is None)
+        ):
+            return cls._trusted(packet_type, NamespaceName(namespace), data, id, count)
         return cls._checked(packet_type, namespace, data, id, count)
+
+
+_slots: Any = vars(Packet)
+_set_type = _slots["type"].__set__
+_set_namespace = _slots["namespace"].__set__
+_set_data = _slots["data"].__set__
+_set_id = _slots["id"].__set__
+_set_attachments = _slots["attachments"].__set__
 
 
 def _deconstruct(data: Any, buffers: list[bytes]) -> Any:
@@ -342,29 +377,10 @@ def _deconstruct(data: Any, buffers: list[bytes]) -> Any:
     return data
 
 
-def _reject_constant(name: str) -> Any:
-    """json ``parse_constant`` hook: NaN and Infinity are not JSON."""
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    """json ``parse_float`` hook: ``1e999`` would become infinity."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text[:40]}")
-    return value
-
-
-# One encoder and one decoder for every packet (``json.dumps`` / ``json.loads`` with options
-# build a new one per call).
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-
-
 def _dumps(data: Any) -> str:
-    """Serialise a payload as compact JSON, as ``JSON.stringify`` does."""
+    """Serialise a payload as compact JSON, as ``JSON.stringify`` does (:mod:`.json_codec`)."""
     try:
-        text = _ENCODER.encode(data)
+        text = json_codec.dumps(data)
         if not text.isascii():
             text.encode("utf-8")  # lone surrogates cannot travel in a text message
     except (TypeError, ValueError, RecursionError) as exc:
@@ -373,9 +389,9 @@ def _dumps(data: Any) -> str:
 
 
 def _loads(text: str) -> Any:
-    """Parse a JSON payload strictly."""
+    """Parse a JSON payload strictly (:mod:`.json_codec`)."""
     try:
-        return _DECODER.decode(text)
+        return json_codec.loads(text)
     except (ValueError, RecursionError) as exc:
         raise DecodeError(f"invalid JSON payload: {text[:40]!r}") from exc
 
@@ -394,6 +410,15 @@ def encode_packet(packet: Packet) -> tuple[str, list[bytes]]:
         LocalProtocolError: the payload is not JSON-serialisable.
     """
     # Format: <type>[<# of binary attachments>-][<namespace>,][<ack id>][JSON payload]
+    packet_type = packet.type
+    if packet_type is PacketType.ACK or packet_type is PacketType.EVENT:
+        # The per-message shapes, without the list of parts.
+        head = _TYPE_TEXT[packet_type]
+        if packet.namespace != DEFAULT_NAMESPACE:
+            head += packet.namespace + ","
+        if packet.id is not None:
+            head += str(packet.id)
+        return head + _dumps(packet.data), []
     parts = [str(int(packet.type))]
     buffers: list[bytes] = []
     data = packet.data
@@ -538,19 +563,39 @@ def _decode_text(text: str, max_attachments: int) -> Packet | PendingPacket:
         namespace = NamespaceName(text[i:end])
         i = end + 1
     id = None
-    end = _scan_digits(text, i, _MAX_ID_DIGITS, "ack id")
-    if end > i:
+    size = len(text)
+    if i < size and text[i] in _DIGITS:
+        end = _scan_digits(text, i, _MAX_ID_DIGITS, "ack id")
         id = int(text[i:end])
         i = end
     data = None
-    if i < len(text):
+    if i < size:
         data = _loads(text[i:])
         if data is None:
             # No type takes null; None stands for "no payload" in a Packet.
             raise InvalidPacket(f"{packet_type.name} payload must not be null")
-    problem = packet_problem(packet_type, namespace, data, id)
-    if problem is not None:
-        raise InvalidPacket(problem)
+    # One validation pass. The namespace is valid as read (a "/", up to the first comma);
+    # the id is digits, its range and whether the type takes one are left to check. The
+    # per-message shapes are checked inline; the rules' own functions say what is wrong.
+    if packet_type is PacketType.EVENT:
+        valid = (
+            (id is None or id <= MAX_ACK_ID)
+            and type(data) is list
+            and len(data) > 0
+            and type(data[0]) is str
+            and data[0] not in RESERVED_EVENTS
+        )
+    elif packet_type is PacketType.ACK:
+        valid = id is not None and id <= MAX_ACK_ID and type(data) is list
+    else:
+        valid = False
+    if not valid:
+        problem = None
+        if id is not None or packet_type in _NEEDS_ID:
+            problem = _id_problem(packet_type, id)
+        problem = problem or _data_problem(packet_type, data)
+        if problem is not None:
+            raise InvalidPacket(problem)
     if packet_type in BINARY_TYPES:
         nums: list[int] = []
         _collect_placeholders(data, count, nums)
@@ -560,6 +605,26 @@ def _decode_text(text: str, max_attachments: int) -> Packet | PendingPacket:
             raise AttachmentError(f"placeholders {nums} do not match {count} attachments")
         assert isinstance(data, list)  # a binary packet's payload passed the array checks
         return PendingPacket(packet_type, namespace, data, id, count)
-    # Checked above. JSON holds no bytes, but the walk also bounds the nesting depth
-    # (a RecursionError here becomes a DecodeError in decode_text).
-    return Packet._trusted(packet_type, namespace, data, id, _count_binary(data))
+    # Checked above, and JSON holds no bytes. The depth is bounded for whoever walks the
+    # payload next (a handler, the encoder of the ack); only a text with many brackets can
+    # be deep, so the others are not walked.
+    if len(text) - i > _SHALLOW and text.count("[", i) + text.count("{", i) > _SHALLOW:
+        _check_nesting(data, MAX_NESTING)
+    return Packet._trusted(packet_type, namespace, data, id, 0)
+
+
+def _check_nesting(data: Any, limit: int) -> None:
+    """Refuse a decoded JSON value nested more than ``limit`` containers deep."""
+    if limit < 0:
+        raise DecodeError(f"payload nested more than {MAX_NESTING} deep")
+    items: Any
+    if type(data) is dict:
+        items = data.values()
+    elif type(data) is list:
+        items = data
+    else:
+        return
+    for item in items:
+        kind = type(item)
+        if kind is list or kind is dict:
+            _check_nesting(item, limit - 1)

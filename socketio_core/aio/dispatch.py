@@ -18,17 +18,22 @@ table of drivers and of sockets, and turns each core event into application work
 
 Connection work runs in the connection's ordered inbox, so a client's CONNECT, events and
 disconnect reach the application in arrival order (with ``async_handlers``, each event runs
-in a task of its own instead). The dispatcher is given narrow pieces, not the server: the
+in a task of its own instead). One shortcut keeps that order: an event for a connection whose
+inbox is idle, with no packet middleware, has its handler called at once (in a copy of the
+context); a plain function's result is acked there, with no task and no coroutine, and only a
+coroutine goes to the inbox. The dispatcher is given narrow pieces, not the server: the
 parser, the handler registry, the room membership, the middleware lists and a ``spawn``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
 import time
+import types
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,6 +65,10 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher", "Membership", "SocketContext"]
 
 logger = logging.getLogger(__name__)
+
+_COROUTINE = inspect.CO_COROUTINE
+#: What handlers usually return, never awaitable (``inspect.isawaitable`` is an ABC check).
+_PLAIN = frozenset({type(None), str, int, float, bool, list, dict, tuple, bytes})
 
 Middleware = Callable[..., Any]
 Middlewares = list[tuple[str | None, Middleware]]
@@ -234,8 +243,10 @@ class Dispatcher:
             if type(event) is EventReceived:
                 if self.async_handlers:
                     self.spawn(self._event(conn, event))
-                else:
+                elif self.packet_middlewares or not conn.idle:
                     conn.inbox.push(functools.partial(self._event, conn, event))
+                else:
+                    self._event_now(conn, event)
             elif type(event) is AckReceived:
                 settle(event.token, event.sid, event.args, None)
             elif type(event) is AckFailed:
@@ -358,15 +369,39 @@ class Dispatcher:
         self.membership.connect(namespace, sid)
         return ctx
 
-    async def _event(self, conn: ServerSessionDriver, event: EventReceived) -> None:
-        sid = event.sid
-        if self.aliases:
-            sid = self.aliases.get(sid, sid)
-        ctx = self.sockets.get(sid)
-        if ctx is None or not ctx.accepted:
-            logger.debug("< %s: event for a socket not connected dropped", sid)
+    def _event_now(self, conn: ServerSessionDriver, event: EventReceived) -> None:
+        """An event for a connection with nothing queued and no packet middleware: the
+        handler is called at once, in a copy of the context as a task would run it. A plain
+        function's return value is acked here, with no task and no coroutine; a coroutine
+        (an ``async def`` handler) is awaited in the inbox, first and alone there, so the
+        per-client order holds (and on Python 3.11 it runs in a task of its own, see
+        :mod:`engineio_core.aio.inbox`)."""
+        ctx = self._target(event)
+        if ctx is None:
             return
-        name, args, namespace = event.event, event.args, event.namespace
+        handler, call_args = self._resolve(ctx, event)
+        if handler is None:
+            return
+        try:
+            if type(handler) is types.FunctionType and handler.__code__.co_flags & _COROUTINE:
+                result = handler(*call_args)  # a coroutine: nothing runs until it is awaited
+            else:
+                result = contextvars.copy_context().run(handler, *call_args)
+        except Exception:
+            logger.error("! handler for %r failed (sid %s)", event.event, ctx.sid, exc_info=True)
+            return
+        kind = type(result)
+        if kind is types.CoroutineType or (kind not in _PLAIN and inspect.isawaitable(result)):
+            conn.inbox.push(functools.partial(self._finish, conn, ctx, event, result))
+        else:
+            self._ack(conn, ctx, event, result)
+
+    async def _event(self, conn: ServerSessionDriver, event: EventReceived) -> None:
+        """An event queued behind the connection's other work, or with packet middlewares."""
+        ctx = self._target(event)
+        if ctx is None:
+            return
+        sid, name, args, namespace = ctx.sid, event.event, event.args, event.namespace
         try:
             for scope, middleware in self.packet_middlewares:
                 if scope is None or scope == namespace:
@@ -374,21 +409,64 @@ class Dispatcher:
         except Exception as exc:
             logger.info("! %s: event %r dropped by a middleware: %s", sid, name, exc)
             return
-        if self.listener is not None:  # admin hook
-            self.listener.on_event_received(namespace, sid, name, args)
-        handler, call_args = self.registry.resolve(name, namespace, (sid, *args))
+        handler, call_args = self._resolve(ctx, event)
         if handler is None:
-            logger.debug("< %s: no handler for %r", sid, name)
             return
         try:
             result = handler(*call_args)
-            if inspect.isawaitable(result):
-                result = await result
         except Exception:
             logger.error("! handler for %r failed (sid %s)", name, sid, exc_info=True)
             return
-        if event.id is not None and self.sockets.get(sid) is ctx:
-            conn.ack(sid, event.id, as_args(result))
+        await self._finish(conn, ctx, event, result)
+
+    def _target(self, event: EventReceived) -> SocketContext | None:
+        """The accepted socket an event is for, or None (the event is dropped)."""
+        sid = event.sid
+        if self.aliases:
+            sid = self.aliases.get(sid, sid)
+        ctx = self.sockets.get(sid)
+        if ctx is None or not ctx.accepted:
+            logger.debug("< %s: event for a socket not connected dropped", sid)
+            return None
+        return ctx
+
+    def _resolve(
+        self, ctx: SocketContext, event: EventReceived
+    ) -> tuple[Callable[..., Any] | None, tuple[Any, ...]]:
+        """The handler of an event that passed the middlewares, and its arguments."""
+        name, args, namespace = event.event, event.args, event.namespace
+        if self.listener is not None:  # admin hook
+            self.listener.on_event_received(namespace, ctx.sid, name, args)
+        handler, call_args = self.registry.resolve(name, namespace, (ctx.sid, *args))
+        if handler is None:
+            logger.debug("< %s: no handler for %r", ctx.sid, name)
+        return handler, call_args
+
+    async def _finish(
+        self, conn: ServerSessionDriver, ctx: SocketContext, event: EventReceived, result: Any
+    ) -> None:
+        """Await what a handler returned (if it is awaitable), then ack it if asked to."""
+        if type(result) is types.CoroutineType or inspect.isawaitable(result):
+            try:
+                result = await result
+            except Exception:
+                logger.error(
+                    "! handler for %r failed (sid %s)", event.event, ctx.sid, exc_info=True
+                )
+                return
+        self._ack(conn, ctx, event, result)
+
+    def _ack(
+        self, conn: ServerSessionDriver, ctx: SocketContext, event: EventReceived, result: Any
+    ) -> None:
+        """Acknowledge an event with its handler's result, if asked to and still connected."""
+        if event.id is not None and self.sockets.get(ctx.sid) is ctx:
+            try:
+                conn.ack(ctx.sid, event.id, as_args(result))
+            except SocketIOError:  # a result JSON cannot carry: the handler's bug, logged
+                logger.error(
+                    "! ack of %r cannot be sent (sid %s)", event.event, ctx.sid, exc_info=True
+                )
 
     async def _gone(self, event: SocketDisconnected) -> None:
         ctx = self.sockets.get(event.sid)

@@ -116,6 +116,11 @@ class ServerSessionDriver:
             inbox = self._inbox = OrderedInbox(self.eio_sid)
         return inbox
 
+    @property
+    def idle(self) -> bool:
+        """Whether no handler of the connection is queued or running."""
+        return self._inbox is None or not self._inbox.busy
+
     def now(self) -> float:
         """The loop's clock, the ``now`` the core is fed."""
         return self._loop.time()

@@ -18,6 +18,7 @@ from socketio_core.exceptions import (
 )
 from socketio_core.packet import (
     MAX_ACK_ID,
+    MAX_NESTING,
     RESERVED_EVENTS,
     Namespace,
     Packet,
@@ -436,3 +437,43 @@ def test_json_deep_enough_for_json_but_not_for_the_checks() -> None:
     # json.loads accepts this depth; the validation walk must not crash with RecursionError.
     with pytest.raises(DecodeError, match="nested"):
         decode_text('2["a",' + "[" * 900 + "]" * 900 + "]")
+
+
+def test_nesting_is_bounded_at_max_nesting() -> None:
+    # MAX_NESTING arrays inside the payload array are accepted; one more is refused.
+    deep = '2["a",' + "[" * MAX_NESTING + "]" * MAX_NESTING + "]"
+    packet = decode_text(deep)
+    assert isinstance(packet, Packet) and packet.data[0] == "a"
+    with pytest.raises(DecodeError, match=f"more than {MAX_NESTING} deep"):
+        decode_text('2["a",' + "[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1) + "]")
+    objects = '2["a",' + '{"k":' * (MAX_NESTING + 1) + "1" + "}" * (MAX_NESTING + 1) + "]"
+    with pytest.raises(DecodeError, match="deep"):
+        decode_text(objects)
+    # Many brackets side by side are not deep.
+    wide = decode_text('2["a",' + ",".join(["[]"] * 1000) + "]")
+    assert isinstance(wide, Packet) and len(wide.data) == 1001
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"data": ("a",), "id": 1}, "ACK payload must be an array"),
+        ({"data": [], "id": -1}, "ack id out of range"),
+        ({"data": [], "id": MAX_ACK_ID + 1}, "ack id out of range"),
+        ({"data": [], "id": True}, "ack id must be an int"),
+        ({"data": [], "id": 1, "namespace": "chat"}, "namespace must start with '/'"),
+        ({"data": [], "id": 1, "namespace": "/a,b"}, "namespace must not contain ','"),
+    ],
+)
+def test_ack_arguments_are_checked_once(kwargs: dict[str, Any], message: str) -> None:
+    # Packet.ack takes the common case in one cheap pass; anything else gets the full rules.
+    with pytest.raises(LocalProtocolError, match=message):
+        Packet.ack(**kwargs)
+
+
+def test_ack_fast_path_builds_the_same_packet() -> None:
+    for data, namespace in [(["x", 1], "/"), ([{"k": b"\x01"}], "/n"), ([], "/")]:
+        fast = Packet.ack(data, id=5, namespace=namespace)
+        checked = Packet(fast.type, Namespace(namespace), data, 5)
+        assert fast == checked
+        assert fast.attachments == checked.attachments

@@ -8,6 +8,7 @@ loopback WebSockets with literal packets.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -536,3 +537,167 @@ async def test_disconnect_from_the_connect_handler_refuses(serve: Serve) -> None
     await h.until(lambda: not sio.local_sids())
     assert gone == []  # it never connected
     await client.barrier()
+
+
+# ------------------------------------------------- events handled at once (no task)
+
+
+class FakeSession:
+    """An in-memory Engine.IO session: keeps what the server sends (as in
+    benchmarks/socketio_layer.py); messages go in through the Engine.IO ``message_hook``."""
+
+    writable = True
+    transport = "websocket"
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.got = asyncio.Event()
+
+    def send(self, data: Any) -> None:
+        self.sent.append(data)
+        self.got.set()
+
+    def close(self) -> None:
+        pass
+
+
+async def open_fake(
+    sio: AsyncServer, name: str = "e0"
+) -> tuple[FakeSession, Callable[[str], None]]:
+    """An Engine.IO session with its socket connected to "/"; returns it and its input."""
+    fake = FakeSession()
+    sio.eio.sessions[name] = fake  # type: ignore[assignment]
+    sio.eio.handlers["connect"](name, {})
+    hook = sio.eio.message_hook
+    assert hook is not None
+    hook(name, "0")
+    while not fake.sent:
+        fake.got.clear()
+        await asyncio.wait_for(fake.got.wait(), 5)
+    assert fake.sent[0].startswith('0{"sid":')
+    fake.sent.clear()
+    return fake, lambda text: hook(name, text)
+
+
+@pytest.mark.asyncio
+async def test_a_plain_handler_is_acked_before_the_message_call_returns() -> None:
+    sio = AsyncServer()
+    sio.on("sum", lambda sid, a, b: a + b)
+    sio.on("none", lambda sid: None)
+    fake, receive = await open_fake(sio)
+    receive('21["sum",1,2]')
+    assert fake.sent == ["31[3]"]  # no await in between: no task, no loop turn
+    receive('22["none"]')
+    receive('2["sum",1,2]')  # no ack id: nothing to send
+    assert fake.sent == ["31[3]", "32[]"]
+
+
+@pytest.mark.asyncio
+async def test_order_holds_between_waiting_and_plain_handlers() -> None:
+    sio = AsyncServer()
+    release = asyncio.Event()
+
+    @sio.on("slow")
+    async def slow(sid: str) -> str:
+        await release.wait()
+        return "slow"
+
+    sio.on("fast", lambda sid: "fast")
+    fake, receive = await open_fake(sio)
+    receive('21["slow"]')
+    receive('22["fast"]')  # queued behind the waiting handler, not run at once
+    assert fake.sent == []
+    release.set()
+    while len(fake.sent) < 2:
+        fake.got.clear()
+        await asyncio.wait_for(fake.got.wait(), 5)
+    assert fake.sent == ['31["slow"]', '32["fast"]']
+    receive('23["fast"]')  # idle again: at once
+    assert fake.sent[-1] == '33["fast"]'
+
+
+@pytest.mark.asyncio
+async def test_plain_handlers_run_in_a_copy_of_the_context() -> None:
+    sio = AsyncServer()
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+
+    def setter(sid: str) -> None:
+        seen.append(var.get())
+        var.set("set by a handler")
+
+    sio.on("set", setter)
+    fake, receive = await open_fake(sio)
+    receive('21["set"]')
+    receive('22["set"]')
+    assert seen == ["unset", "unset"]  # as if each ran in a task of its own
+    assert var.get() == "unset"
+    assert fake.sent == ["31[]", "32[]"]
+
+
+@pytest.mark.asyncio
+async def test_a_plain_handler_returning_an_awaitable_is_awaited() -> None:
+    sio = AsyncServer()
+
+    async def later(value: int) -> int:
+        await asyncio.sleep(0)
+        return value * 2
+
+    sio.on("double", lambda sid, value: later(value))
+    fake, receive = await open_fake(sio)
+    receive('21["double",21]')
+    while not fake.sent:
+        fake.got.clear()
+        await asyncio.wait_for(fake.got.wait(), 5)
+    assert fake.sent == ["31[42]"]
+
+
+@pytest.mark.asyncio
+async def test_a_plain_handler_crash_is_logged_and_not_acked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sio = AsyncServer()
+
+    def boom(sid: str) -> None:
+        raise RuntimeError("plain boom")
+
+    sio.on("boom", boom)
+    sio.on("ok", lambda sid: "ok")
+    fake, receive = await open_fake(sio)
+    with caplog.at_level(logging.ERROR):
+        receive('21["boom"]')
+    assert "plain boom" in caplog.text
+    receive('22["ok"]')
+    assert fake.sent == ['32["ok"]']
+
+
+@pytest.mark.asyncio
+async def test_packet_middlewares_still_see_every_event() -> None:
+    sio = AsyncServer()
+    seen: list[tuple[str, list[Any]]] = []
+
+    async def middleware(sid: str, event: str, args: list[Any]) -> None:
+        seen.append((event, args))
+
+    sio.use_packet(middleware)
+    sio.on("sum", lambda sid, a, b: a + b)
+    fake, receive = await open_fake(sio)
+    receive('21["sum",1,2]')
+    while not fake.sent:
+        fake.got.clear()
+        await asyncio.wait_for(fake.got.wait(), 5)
+    assert seen == [("sum", [1, 2])]
+    assert fake.sent == ["31[3]"]
+
+
+@pytest.mark.asyncio
+async def test_a_result_json_cannot_carry_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    sio = AsyncServer()
+    sio.on("bad", lambda sid: {"when": object()})
+    sio.on("ok", lambda sid: "ok")
+    fake, receive = await open_fake(sio)
+    with caplog.at_level(logging.ERROR):
+        receive('21["bad"]')  # logged, not raised into the Engine.IO layer
+    assert "ack of 'bad' cannot be sent" in caplog.text
+    receive('22["ok"]')
+    assert fake.sent == ['32["ok"]']
