@@ -5,7 +5,9 @@
 //   "idle"), concurrency, warmup and duration (seconds), size (payload characters),
 //   receivers, ticks, triggers, latencyTriggers (fanout), sessions, inflight (connect, idle,
 //   and the fanout set-up), settle (idle, seconds), timeout (seconds per step), serverPid and
-//   clkTck (the server's CPU use over the measured window, and its VmRSS).
+//   clkTck (the server's CPU use over the measured window, and its VmRSS); serverPids instead
+//   of serverPid for a server of several processes (CPU and VmRSS summed over them, and the
+//   CPU of each in serverCpuByPid).
 // Prints one JSON line with the results.
 //
 // It speaks raw Engine.IO v4 + Socket.IO v5 text frames (no socket.io-client), so the same,
@@ -105,10 +107,12 @@ function withTimeout(promise, what, seconds = opts.timeout) {
   ]).finally(() => clearTimeout(timer));
 }
 
-function serverTicks() {
-  if (!opts.serverPid) return null;
+// The server's processes: serverPids (a multi-process server: its CPU is summed) or serverPid.
+const serverPids = opts.serverPids || (opts.serverPid ? [opts.serverPid] : []);
+
+function pidTicks(pid) {
   try {
-    const stat = fs.readFileSync(`/proc/${opts.serverPid}/stat`, "utf8");
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
   } catch (err) {
@@ -116,11 +120,26 @@ function serverTicks() {
   }
 }
 
+// CPU ticks of each server process (null when one cannot be read), and their sum.
+let ticksByPidStart = null;
+function serverTicksByPid() {
+  return serverPids.map(pidTicks);
+}
+function serverTicks() {
+  if (serverPids.length === 0) return null;
+  const all = serverTicksByPid();
+  return all.includes(null) ? null : all.reduce((a, b) => a + b, 0);
+}
+
 function serverRssKb() {
-  const status = fs.readFileSync(`/proc/${opts.serverPid}/status`, "utf8");
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (!match) throw new Error("no VmRSS");
-  return Number(match[1]);
+  let total = 0;
+  for (const pid of serverPids) {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    if (!match) throw new Error("no VmRSS");
+    total += Number(match[1]);
+  }
+  return total;
 }
 
 // Busy time of the whole machine in clock ticks (all CPUs), from /proc/stat.
@@ -143,6 +162,7 @@ let windowStart = 0;
 let busySeconds = 0; // fanout: only the trigger-to-last-delivery spans count
 function startWindow() {
   cpuStart = process.cpuUsage();
+  ticksByPidStart = serverTicksByPid();
   ticksStart = serverTicks();
   machineStart = machineTicks();
   windowStart = nowMs();
@@ -153,6 +173,15 @@ function endWindow(seconds) {
   const ticks = serverTicks();
   if (ticks !== null && ticksStart !== null) {
     result.serverCpu = (ticks - ticksStart) / opts.clkTck / seconds;
+  }
+  if (serverPids.length > 1 && ticksByPidStart !== null) {
+    const end = serverTicksByPid();
+    result.serverCpuByPid = {};
+    serverPids.forEach((pid, i) => {
+      if (end[i] !== null && ticksByPidStart[i] !== null) {
+        result.serverCpuByPid[pid] = (end[i] - ticksByPidStart[i]) / opts.clkTck / seconds;
+      }
+    });
   }
   const machine = machineTicks();
   if (machine !== null && machineStart !== null && result.serverCpu !== null) {

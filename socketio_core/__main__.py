@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
+import signal
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from .aio import AsyncServer
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(AsyncRedisManager(url, forward_requests=True)): see docs/scaling.md",
     )
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)  # a worker's ready pipe
     add_check_parser(sub)
     add_bench_parser(sub)
     return parser
@@ -241,12 +244,36 @@ async def run(args: argparse.Namespace) -> None:
     ) as front:
         scheme = "https" if context else "http"
         host = args.host if ":" not in args.host else f"[{args.host}]"
-        print(
+        banner = (
             f"Socket.IO server on {scheme}://{host}:{front.port}/ "
-            f"(path /{args.socketio_path.strip('/')}/)",
-            flush=True,
+            f"(path /{args.socketio_path.strip('/')}/)"
         )
-        await front.serve_forever()
+        if args.ready_fd is None:
+            print(banner, flush=True)
+        else:  # a worker of --workers: tell the supervisor only (socketio_core.aio.workers)
+            with open(args.ready_fd, "w", encoding="utf-8") as ready:
+                ready.write(banner + "\n")
+        await serve_until_sigterm(front.serve_forever())
+
+
+async def serve_until_sigterm(serving: Coroutine[Any, Any, None]) -> None:
+    """Run ``serving`` until it ends or SIGTERM arrives (then cancel it: the front door and
+    the server shut down, closing every session, as on Ctrl-C); how ``--workers`` stops its
+    workers, and how container runtimes stop a process."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(serving)
+    no_handlers = (NotImplementedError, RuntimeError, ValueError)  # Windows, not the main thread
+    with contextlib.suppress(*no_handlers):
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # we were cancelled ourselves (Ctrl-C): not SIGTERM
+    finally:
+        with contextlib.suppress(*no_handlers):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def run_workers(args: argparse.Namespace) -> None:

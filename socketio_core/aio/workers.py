@@ -5,7 +5,8 @@ Theory of operation
 The supervisor (this process) reserves the port (binds a socket with ``SO_REUSEPORT``, never
 listens on it, so the kernel gives it no connection), then starts N worker processes, each
 ``python -m socketio_core serve module:sio --worker`` on the same port: each imports the
-module, builds its own ``AsyncServer`` and listens with ``SO_REUSEPORT``, and the kernel
+module, builds its own ``AsyncServer``, listens with ``SO_REUSEPORT`` and says so on a pipe
+of its own (``--ready-fd``; its stdout and stderr are the supervisor's), and the kernel
 spreads the incoming TCP connections over the workers (Linux hashes each connection's
 addresses and ports; there is no affinity between the requests of a session).
 
@@ -17,8 +18,10 @@ that offers polling and has no forwarding is refused here, before any worker sta
 every other polling request would be answered ``400 Session ID unknown``.
 
 A worker that exits is started again after ``restart_delay`` (its clients reconnect to the
-others meanwhile); SIGTERM or SIGINT to the supervisor stops every worker (SIGTERM, then
-SIGKILL after ``grace`` seconds).
+others meanwhile), and again with a doubling delay while it fails to start (the broker being
+down, say): the others keep serving. At boot, a worker that does not start stops them all.
+SIGTERM or SIGINT to the supervisor stops every worker (SIGTERM, which each worker answers by
+closing its sessions, then SIGKILL after ``grace`` seconds).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -36,6 +40,9 @@ from .server import AsyncServer
 __all__ = ["check_workers", "reserve_port", "supervise"]
 
 logger = logging.getLogger(__name__)
+
+#: The longest wait between two tries to start a worker that keeps failing.
+MAX_RESTART_DELAY = 30.0
 
 
 def check_workers(server: AsyncServer) -> None:
@@ -64,29 +71,72 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _start_worker(argv: Sequence[str], ready_timeout: float) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "socketio_core", *argv, stdout=asyncio.subprocess.PIPE
-    )
-    assert proc.stdout is not None
+async def _start_worker(
+    argv: Sequence[str], ready_timeout: float
+) -> asyncio.subprocess.Process | None:
+    """Start one worker and wait until it serves; None (logged) if it does not."""
+    # The worker says it serves on a pipe of its own (--ready-fd); its stdout and stderr are
+    # ours, so that the application's output is never held in a pipe nobody reads (a worker
+    # printing 64 KiB into one would block for good).
+    read_fd, write_fd = os.pipe()
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), ready_timeout)
-    except TimeoutError:
-        line = b""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "socketio_core", *argv, "--ready-fd", str(write_fd),
+            pass_fds=(write_fd,),
+        )  # fmt: skip
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    line = await _read_ready_line(read_fd, ready_timeout)
     if not line:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        raise SystemExit(f"error: a worker did not start (exit {proc.returncode})")
+        logger.warning("! a worker did not start (exit %s)", proc.returncode)
+        return None
     return proc
 
 
-async def _stop(procs: Sequence[asyncio.subprocess.Process], grace: float) -> None:
-    for proc in procs:
+async def _restart(
+    argv: Sequence[str], ready_timeout: float, delay: float, stop: asyncio.Event
+) -> asyncio.subprocess.Process | None:
+    """Start a worker again after ``delay``, backing off while it fails; None once stopping."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)  # no restart storm; a stop cuts it short
+        if stop.is_set():
+            return None
+        proc = await _start_worker(argv, ready_timeout)
+        if proc is not None:
+            return proc
+        delay = min(2 * delay, MAX_RESTART_DELAY)
+        logger.warning("! next try to start the worker in %.0f s", delay)
+
+
+async def _read_ready_line(fd: int, timeout: float) -> bytes:
+    """The first line written on the pipe ``fd`` (closed here), or b"" at EOF or timeout."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=4096)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    try:
+        return await asyncio.wait_for(reader.readline(), timeout)
+    except (TimeoutError, ValueError):  # ValueError: a line over the limit
+        return b""
+    finally:
+        transport.close()
+
+
+async def _stop(procs: Sequence[asyncio.subprocess.Process | None], grace: float) -> None:
+    running = [proc for proc in procs if proc is not None]
+    for proc in running:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
-    for proc in procs:
+    for proc in running:
         try:
             await asyncio.wait_for(proc.wait(), grace)
         except TimeoutError:
@@ -111,7 +161,8 @@ async def supervise(
         count: how many workers.
         banner: printed once every worker serves.
         ready_timeout: how long a worker may take to print that it serves.
-        restart_delay: the wait before a worker that exited is started again.
+        restart_delay: the wait before a worker that exited is started again; doubled after
+            each failed start, up to ``MAX_RESTART_DELAY``, while the other workers serve.
         grace: how long the workers have to stop before SIGKILL.
     """
     if count < 1:
@@ -123,10 +174,15 @@ async def supervise(
     procs = list(
         await asyncio.gather(*(_start_worker(worker_argv, ready_timeout) for _ in range(count)))
     )
+    if None in procs:  # at boot, a worker that cannot start is an error: stop the others
+        await _stop(procs, grace)
+        raise SystemExit("error: a worker did not start (its output is above)")
     print(banner, flush=True)
     try:
         while not stop.is_set():
-            waits = {asyncio.ensure_future(p.wait()): i for i, p in enumerate(procs)}
+            waits = {
+                asyncio.ensure_future(p.wait()): i for i, p in enumerate(procs) if p is not None
+            }
             stopping = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait([*waits, stopping], return_when=asyncio.FIRST_COMPLETED)
             for task in [*waits, stopping]:
@@ -136,8 +192,10 @@ async def supervise(
             for task in done:
                 if task in waits:
                     index = waits[task]
-                    logger.warning("! worker %d exited with %s", index, procs[index].returncode)
-                    await asyncio.sleep(restart_delay)  # no restart storm
-                    procs[index] = await _start_worker(worker_argv, ready_timeout)
+                    exited = procs[index]
+                    assert exited is not None
+                    logger.warning("! worker %d exited with %s", index, exited.returncode)
+                    procs[index] = None
+                    procs[index] = await _restart(worker_argv, ready_timeout, restart_delay, stop)
     finally:
         await _stop(procs, grace)

@@ -183,7 +183,9 @@ async def test_node_server_disconnect(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 async def test_node_heartbeat_keeps_the_session_alive(mode: str) -> None:
     transports, expected = MODES[mode]
-    async with node_server(pingInterval=300, pingTimeout=200) as server:
+    # A ping every 300 ms; the pong timeout is generous so that a loaded machine does not
+    # turn a late pong into a lost session (test_node_silent_server_is_noticed has the short one).
+    async with node_server(pingInterval=300, pingTimeout=1000) as server:
         client = AsyncClient()
         recorder = Recorder(client)
         await client.connect(server.url, transports=transports)
