@@ -246,17 +246,20 @@ _INTERNAL_ERROR = Response(
 
 
 def open_connection(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
+    reader: asyncio.StreamReader | None,
+    writer: asyncio.StreamWriter | asyncio.Transport,
     accepted: Accepted,
     role: Role,
     options: ConnectionOptions,
 ) -> Connection:
-    """Wrap streams whose opening handshake is done into a :class:`Connection`.
+    """Wrap a connection whose opening handshake is done into a :class:`Connection`.
 
     Call :meth:`Connection.start` or :meth:`Connection.run` with the handshake's trailing
-    data next. Layers above that parse HTTP themselves (Engine.IO's standalone server) use
-    this after answering an upgrade with :class:`~websocket.http11.UpgradePolicy`.
+    data next: the transport is then switched to the connection (no stream is read any
+    more), and what ``reader`` still buffered is fed after the trailing data. Layers above
+    that parse HTTP themselves (Engine.IO's standalone server) use this after answering an
+    upgrade with :class:`~websocket.http11.UpgradePolicy`; one that reads with a protocol of
+    its own passes ``None`` and the transport.
     """
     protocol = Protocol(
         role,

@@ -227,7 +227,7 @@ async def test_client_closes(kit: Any) -> None:
         assert (ws.close_code, ws.close_reason) == (1000, "bye")
         await asyncio.wait_for(server_conn.wait_closed(), TIMEOUT)
         assert (server_conn.close_code, server_conn.close_reason) == (1000, "bye")
-        assert server_conn._writer.transport.is_closing()
+        assert server_conn.transport.is_closing()
         with pytest.raises(ConnectionClosedOK):
             await ws.recv()
         with pytest.raises(ConnectionClosedOK):
@@ -493,7 +493,7 @@ async def test_write_backpressure(kit: Any) -> None:
         for i in range(count):
             await conn.send(i.to_bytes(4, "big") + bytes(size - 4))
             progress.append(i)
-            max_buffered = max(max_buffered, conn._writer.transport.get_write_buffer_size())
+            max_buffered = max(max_buffered, conn.transport.get_write_buffer_size())
         finished.set()
         await conn.recv()
 
@@ -576,12 +576,12 @@ async def test_read_backpressure(kit: Any) -> None:
         conn = await asyncio.wait_for(server_conn, TIMEOUT)
         done, _ = await asyncio.wait({sender}, timeout=0.5)
         assert not done, "the sender should be held back by TCP flow control"
-        # The reader task is paused, with a bounded number of messages queued: max_queue,
-        # plus what was parsed from the last read chunk (64 KiB holds 4 such messages).
-        assert conn._resume_reading is not None
+        # Reading is paused, with a bounded number of messages queued: max_queue, plus what
+        # was parsed from the last read (64 KiB at most: 4 such messages).
+        assert not conn.transport.is_reading()
         bound = max_queue + 65536 // size
         assert max_queue <= len(conn._messages) <= bound
-        assert ws._writer.transport.get_write_buffer_size() > 0
+        assert ws.transport.get_write_buffer_size() > 0
         gate.set()
         await asyncio.wait_for(sender, TIMEOUT)
         await asyncio.wait_for(all_received.wait(), TIMEOUT)
@@ -600,7 +600,7 @@ async def test_close_while_reading_is_paused(kit: Any) -> None:
         conn = await capture.get()
         for i in range(3):
             await ws.send(f"m{i}")
-        await kit.until(lambda: conn._resume_reading is not None)
+        await kit.until(lambda: not conn.transport.is_reading())
         await asyncio.wait_for(conn.close(1000), TIMEOUT)
         assert conn.close_code == 1000
         # The messages read before the close are still there.
@@ -618,7 +618,7 @@ async def test_abort_while_reading_is_paused(kit: Any) -> None:
         conn = await capture.get()
         for i in range(3):
             await ws.send(f"m{i}")
-        await kit.until(lambda: conn._resume_reading is not None)
+        await kit.until(lambda: not conn.transport.is_reading())
         await asyncio.wait_for(conn.abort(), TIMEOUT)
         assert conn.close_code == 1006
         with pytest.raises(ConnectionClosedError):

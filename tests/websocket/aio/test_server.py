@@ -340,7 +340,7 @@ async def test_wss(kit: Any, tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]
         for host in ("localhost", "127.0.0.1"):
             uri = f"wss://{host}:{server.port}/secure"
             async with connect(uri, ssl=client_ctx) as ws:
-                assert ws._writer.get_extra_info("ssl_object") is not None
+                assert ws.transport.get_extra_info("ssl_object") is not None
                 await ws.send("secret")
                 assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "secret"
                 await ws.send(bytes(200_000))
