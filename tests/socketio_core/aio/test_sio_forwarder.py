@@ -87,6 +87,23 @@ def broker() -> MemoryBroker:
     return MemoryBroker()
 
 
+@contextlib.asynccontextmanager
+async def two_nodes(
+    broker: MemoryBroker,
+    a_options: dict[str, Any] | None = None,
+    b_options: dict[str, Any] | None = None,
+) -> AsyncIterator[tuple[Node, Node]]:
+    """Server ``A`` and server ``B``, forwarding started, stopped at the end."""
+    a, b = Node(broker, A, **(a_options or {})), Node(broker, B, **(b_options or {}))
+    await a.fwd.start()
+    await b.fwd.start()
+    try:
+        yield a, b
+    finally:
+        await a.fwd.stop()
+        await b.fwd.stop()
+
+
 async def open_session(node: Node) -> str:
     future, _ = await node.request("GET", "EIO=4&transport=polling")
     response = future.result()
@@ -96,10 +113,7 @@ async def open_session(node: Node) -> str:
 
 
 async def test_post_and_parked_get_are_served_by_the_owner(broker: MemoryBroker) -> None:
-    a, b = Node(broker, A), Node(broker, B)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
+    async with two_nodes(broker) as (a, b):
         sid = await open_session(a)
         assert sid.startswith(A + ".")
         assert b.fwd.is_remote(sid) and not a.fwd.is_remote(sid)
@@ -115,9 +129,6 @@ async def test_post_and_parked_get_are_served_by_the_owner(broker: MemoryBroker)
         response = await asyncio.wait_for(parked, 5)
         assert (response.status, response.body) == (200, b"4world")
         assert b.fwd.stats.answered == 2 and a.fwd.stats.served == 2
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_a_client_that_goes_away_aborts_the_parked_get_on_the_owner(
@@ -143,10 +154,7 @@ async def test_a_client_that_goes_away_aborts_the_parked_get_on_the_owner(
 
 
 async def test_unknown_sids_cost_one_publish_at_most(broker: MemoryBroker) -> None:
-    a, b = Node(broker, A), Node(broker, B)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
+    async with two_nodes(broker) as (_live_owner, b):
         # malformed: answered at once, nothing published
         future, _ = await b.request("GET", "EIO=4&transport=polling&sid=nonsense")
         assert future.result().status == 400
@@ -166,9 +174,6 @@ async def test_unknown_sids_cost_one_publish_at_most(broker: MemoryBroker) -> No
         # our own sid shape, unknown here: no round trip
         future, _ = await b.request("GET", f"EIO=4&transport=polling&sid={make_sid(B)}")
         assert future.result().status == 400 and len(broker.published) == 3
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_pending_limit_and_timeout(broker: MemoryBroker) -> None:
@@ -202,17 +207,11 @@ async def test_a_request_over_the_message_limit_is_not_sent(broker: MemoryBroker
 
 
 async def test_a_response_over_the_message_limit_becomes_a_500(broker: MemoryBroker) -> None:
-    a, b = Node(broker, A, max_message_size=2000), Node(broker, B)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
+    async with two_nodes(broker, {"max_message_size": 2000}) as (a, b):
         sid = await open_session(a)
         await a.eio.send(sid, "x" * 3000)
         future, _ = await b.request("GET", f"EIO=4&transport=polling&sid={sid}")
         assert (await asyncio.wait_for(future, 5)).status == 500
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_bad_broker_messages_are_dropped_and_counted(broker: MemoryBroker) -> None:
@@ -284,6 +283,16 @@ async def land_websocket(node: Node, sid: str) -> tuple[Any, FakeWebSocket]:
     return target, ws
 
 
+async def relayed_upgrade(a: Node, b: Node) -> tuple[str, Any, FakeWebSocket]:
+    """A session of ``a`` whose WebSocket lands on ``b`` and upgrades there (probe, 5)."""
+    sid = await open_session(a)
+    target, ws = await land_websocket(b, sid)
+    target.ws_message("2probe")
+    target.ws_message("5")
+    await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+    return sid, target, ws
+
+
 async def test_an_upgrade_landing_elsewhere_moves_the_held_session_there(
     broker: MemoryBroker,
 ) -> None:
@@ -291,12 +300,9 @@ async def test_an_upgrade_landing_elsewhere_moves_the_held_session_there(
     after the client's 5 the session opens on the WebSocket's process, with what the owner
     held delivered first and what the client sent right after its 5 next: nothing lost,
     nothing twice, and the owner forgets the session."""
-    a, b = Node(broker, A, upgrade_hold=30), Node(broker, B)
-    gone_on_a: list[object] = []
-    a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
+    async with two_nodes(broker, {"upgrade_hold": 30}) as (a, b):
+        gone_on_a: list[object] = []
+        a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
         sid = await open_session(a)
         posted, _ = await a.request("POST", f"EIO=4&transport=polling&sid={sid}", b"4held")
         assert posted.result().body == b"ok"
@@ -318,9 +324,6 @@ async def test_an_upgrade_landing_elsewhere_moves_the_held_session_there(
         await until(lambda: len(b.messages) == 4, "another local message")
         assert len(broker.published) == published  # the session is local now
         assert not a.fwd.relays.owner_ends and not b.fwd.relays.landing_ends
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_an_upgrade_landing_elsewhere_is_relayed_when_the_session_stays(
@@ -329,12 +332,9 @@ async def test_an_upgrade_landing_elsewhere_is_relayed_when_the_session_stays(
     """Once the application has seen the session (no hold), it stays with its owner: the
     WebSocket is relayed both ways for the session's life, in order, and each side's close
     reaches the other."""
-    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
-    gone_on_a: list[object] = []
-    a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
+    async with two_nodes(broker, {"upgrade_hold": 0}) as (a, b):
+        gone_on_a: list[object] = []
+        a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
         sid = await open_session(a)
         parked, _ = await a.request("GET", f"EIO=4&transport=polling&sid={sid}")
         target, ws = await land_websocket(b, sid)
@@ -358,91 +358,52 @@ async def test_an_upgrade_landing_elsewhere_is_relayed_when_the_session_stays(
         assert gone_on_a == ["transport close"]
         await until(lambda: not a.fwd.relays.owner_ends, "the owner's relay end dropped")
         assert not b.fwd.relays.landing_ends
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_the_owner_closing_a_relayed_session_closes_the_websocket(
     broker: MemoryBroker,
 ) -> None:
-    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
-        sid = await open_session(a)
-        target, ws = await land_websocket(b, sid)
-        target.ws_message("2probe")
-        target.ws_message("5")
-        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+    async with two_nodes(broker, {"upgrade_hold": 0}) as (a, b):
+        sid, target, ws = await relayed_upgrade(a, b)
         await a.eio.disconnect(sid)
         await asyncio.wait_for(ws.closed.wait(), 5)
         assert ws.written[-1] == "1"  # the close packet went first
         target.ws_closed()  # the front door reports the end
         assert not b.fwd.relays.landing_ends
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_a_websocket_for_an_unknown_or_orphaned_sid_is_400(broker: MemoryBroker) -> None:
-    a, b = Node(broker, A), Node(broker, B)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
+    async with two_nodes(broker) as (_live_owner, b):
         for sid in (make_sid(A), make_sid(GONE)):  # unknown to a live owner; owner gone
             query = f"EIO=4&transport=websocket&sid={sid}"
             target = await b.eio.websocket_target(HTTPRequest("GET", "/engine.io/", query))
             assert isinstance(target, PreparedResponse) and target.status == 400
         assert b.fwd.relays.stats.refused == 2 and not b.fwd.relays.landing_ends
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_a_relay_whose_owner_dies_closes_its_websocket(broker: MemoryBroker) -> None:
     """The owner goes away mid-session: the landing process's next publish reaches nobody
     and it closes the client's WebSocket (the client reconnects)."""
-    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
-        sid = await open_session(a)
-        target, ws = await land_websocket(b, sid)
-        target.ws_message("2probe")
-        target.ws_message("5")
-        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+    async with two_nodes(broker, {"upgrade_hold": 0}) as (a, b):
+        _sid, target, ws = await relayed_upgrade(a, b)
         del broker.channels["ch#fwd#" + A]  # the owner's process is gone
         target.ws_message("4anyone?")
         await asyncio.wait_for(ws.closed.wait(), 5)
         assert not b.fwd.relays.landing_ends
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_a_relay_over_its_buffer_closes(broker: MemoryBroker) -> None:
     """The client's WebSocket on the landing process does not read: past the Engine.IO
     send-buffer limit the relayed WebSocket closes, and the owner's session with it."""
-    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
-    gone_on_a: list[object] = []
-    a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
-        sid = await open_session(a)
-        target, ws = await land_websocket(b, sid)
-        target.ws_message("2probe")
-        target.ws_message("5")
-        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+    async with two_nodes(broker, {"upgrade_hold": 0}) as (a, b):
+        gone_on_a: list[object] = []
+        a.eio.on("disconnect", lambda sid, reason: gone_on_a.append(reason))
+        sid, target, ws = await relayed_upgrade(a, b)
         ws.unread = b.fwd.relays.max_buffer + 1
         await a.eio.send(sid, "one more")
         await asyncio.wait_for(ws.closed.wait(), 5)
         target.ws_closed()
         await until(lambda: bool(gone_on_a), "the owner's session closed")
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_a_relayed_message_over_the_broker_limit_ends_the_relay(
@@ -450,21 +411,11 @@ async def test_a_relayed_message_over_the_broker_limit_ends_the_relay(
 ) -> None:
     """A client message too large for one broker message is not sent (the owner would drop
     it unread, silently): the WebSocket closes instead, like a 1009."""
-    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B, max_message_size=4096)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
-        sid = await open_session(a)
-        target, ws = await land_websocket(b, sid)
-        target.ws_message("2probe")
-        target.ws_message("5")
-        await until(lambda: a.eio.sessions[sid].transport == "websocket", "upgraded")
+    async with two_nodes(broker, {"upgrade_hold": 0}, {"max_message_size": 4096}) as (a, b):
+        _sid, target, ws = await relayed_upgrade(a, b)
         target.ws_message("4" + "x" * 5000)
         await asyncio.wait_for(ws.closed.wait(), 5)
         assert not b.fwd.relays.landing_ends
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
 
 
 async def test_upgrades_waiting_for_a_deaf_owner_are_bounded(broker: MemoryBroker) -> None:
@@ -493,10 +444,7 @@ async def test_a_relay_that_hears_nothing_from_its_owner_closes(broker: MemoryBr
     """The owner's messages (its pings among them) stop arriving without the owner being
     gone for the broker: after a ping interval plus a ping timeout of silence (here shortened)
     the landing process closes the WebSocket."""
-    a, b = Node(broker, A, upgrade_hold=0), Node(broker, B)
-    await a.fwd.start()
-    await b.fwd.start()
-    try:
+    async with two_nodes(broker, {"upgrade_hold": 0}) as (a, b):
         b.fwd.relays.idle_timeout = 0.2
         sid = await open_session(a)
         target, ws = await land_websocket(b, sid)
@@ -506,6 +454,3 @@ async def test_a_relay_that_hears_nothing_from_its_owner_closes(broker: MemoryBr
         broker.deaf.add("ch#fwd#" + B)  # from now on nothing reaches b
         await asyncio.wait_for(ws.closed.wait(), 5)
         assert not b.fwd.relays.landing_ends
-    finally:
-        await a.fwd.stop()
-        await b.fwd.stop()
