@@ -368,6 +368,10 @@ class _LandingEnd:
             self._end()
             self.outbox.send("up-close")
 
+    def shut(self) -> None:
+        """This process stops: close the WebSocket (its client reconnects elsewhere)."""
+        self._owner_gone()
+
     def _owner_gone(self) -> None:
         if not self.opened.done():
             self.opened.set_result(False)
@@ -533,6 +537,6 @@ class WebSocketRelays:
     def close_all(self) -> None:
         """Close every relayed WebSocket (the process stops)."""
         for landing_end in list(self.landing_ends.values()):
-            landing_end._owner_gone()
+            landing_end.shut()
         for owner_end in list(self.owner_ends.values()):
             owner_end.peer_closed()
