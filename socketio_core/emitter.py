@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import node_adapter as node
+from .broadcast import names
 from .exceptions import MissingDependency
 from .packet import DEFAULT_NAMESPACE
 from .parsers import JsonParser, Parser
@@ -40,12 +41,6 @@ __all__ = ["Emitter"]
 
 Publish = Callable[[bytes], object]
 PublishTo = Callable[[str, bytes], object]
-
-
-def _names(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class Emitter:
@@ -151,7 +146,7 @@ class Emitter:
     def _target(
         self, to: str | Iterable[str] | None, namespace: str | None, except_rooms: Any
     ) -> Target:
-        return Target(namespace or DEFAULT_NAMESPACE, _names(to) or None, _names(except_rooms))
+        return Target(namespace or DEFAULT_NAMESPACE, names(to) or None, names(except_rooms))
 
     def emit(
         self,
@@ -192,7 +187,7 @@ class Emitter:
         target = self._target(to, namespace, except_rooms)
         self._send(
             ClusterMessage(
-                "sockets_join", self.uid, {"target": target, "rooms": list(_names(rooms))}
+                "sockets_join", self.uid, {"target": target, "rooms": list(names(rooms))}
             )
         )
 
@@ -208,7 +203,7 @@ class Emitter:
         target = self._target(to, namespace, except_rooms)
         self._send(
             ClusterMessage(
-                "sockets_leave", self.uid, {"target": target, "rooms": list(_names(rooms))}
+                "sockets_leave", self.uid, {"target": target, "rooms": list(names(rooms))}
             )
         )
 

@@ -60,7 +60,7 @@ from types import ModuleType
 from typing import Any, Final, Literal
 
 from .args import as_args
-from .broadcast import BroadcastTarget
+from .broadcast import BroadcastTarget, names
 from .exceptions import LocalProtocolError, MissingDependency
 from .packet import DEFAULT_NAMESPACE, Packet
 from .parsers import JsonParser, Parser
@@ -414,12 +414,6 @@ def decode(
 # -------------------------------------------------------------------- emitters
 
 
-def _names(value: str | Any | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
 def build_emit(
     uid: str,
     event: str,
@@ -438,9 +432,9 @@ def build_emit(
     argument, a tuple for several).
     """
     ns = namespace or DEFAULT_NAMESPACE
-    rooms = _names(to)
+    rooms = names(to)
     target = BroadcastTarget(
-        ns, rooms or None, _names(except_rooms), _names(skip_sid), volatile=volatile
+        ns, rooms or None, names(except_rooms), names(skip_sid), volatile=volatile
     )
     packet = Packet.event([event, *as_args(data)], namespace=ns)
     messages = (parser or JsonParser()).encode(packet)

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..args import ack_value, as_args
+from ..broadcast import names
 from ..exceptions import AckTimeout, LocalProtocolError, NotConnected
 from ..node_adapter import Broadcast, Channels, NodeRequest, RequestType, Selection, packet_of
 from ..packet import Packet
@@ -207,11 +208,9 @@ class NodeRedisManager(NodeLink):
         """Emit an event cluster-wide in Node's format (what a write-only manager is for)."""
         args = as_args(data)
         ns = namespace or "/"
-        rooms = to if to is not None else room
-        names = () if rooms is None else (rooms,) if isinstance(rooms, str) else tuple(rooms)
-        skip = () if skip_sid is None else (skip_sid,) if isinstance(skip_sid, str) else skip_sid
+        rooms = names(to if to is not None else room)
         target = BroadcastTarget(
-            ns, names or None, tuple(except_rooms), tuple(skip), volatile=volatile
+            ns, rooms or None, names(except_rooms), names(skip_sid), volatile=volatile
         )
         packet = Packet.event([event, *args], namespace=ns)
         if self._server is not None:
@@ -244,19 +243,19 @@ class NodeRedisManager(NodeLink):
 
     async def sockets_join(self, target: BroadcastTarget, rooms: Iterable[str]) -> None:
         """Make every selected socket of the cluster join ``rooms``."""
-        names = list(rooms)
+        joined = list(rooms)
         if self._server is not None:
-            await AsyncManager.sockets_join(self, target, names)
+            await AsyncManager.sockets_join(self, target, joined)
         if not target.local:
-            await self._rooms_request(RequestType.REMOTE_JOIN, target, names)
+            await self._rooms_request(RequestType.REMOTE_JOIN, target, joined)
 
     async def sockets_leave(self, target: BroadcastTarget, rooms: Iterable[str]) -> None:
         """Make every selected socket of the cluster leave ``rooms``."""
-        names = list(rooms)
+        left = list(rooms)
         if self._server is not None:
-            await AsyncManager.sockets_leave(self, target, names)
+            await AsyncManager.sockets_leave(self, target, left)
         if not target.local:
-            await self._rooms_request(RequestType.REMOTE_LEAVE, target, names)
+            await self._rooms_request(RequestType.REMOTE_LEAVE, target, left)
 
     async def disconnect_sockets(self, target: BroadcastTarget, *, close: bool = False) -> None:
         """Disconnect every selected socket of the cluster."""
