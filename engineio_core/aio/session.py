@@ -260,11 +260,7 @@ class SessionDriver:
 
     def release(self) -> None:
         """Deliver the held messages, in order, and stop holding."""
-        held, self._held = self._held, None
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
-        for data in held or ():
+        for data in self._stop_holding():
             self._message(data)
 
     def move_out(self) -> list[str | bytes]:
@@ -278,15 +274,20 @@ class SessionDriver:
         Returns:
             The held messages, for the process the session moves to.
         """
-        held, self._held = self._held or [], None
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
+        held = self._stop_holding()
         self.ws = None
         self._remote_ws = False
         self._timer.set(None)
         self.server.forget(self)
         self._deliver(self.server.dispatch_disconnect, "moved")
+        return held
+
+    def _stop_holding(self) -> list[str | bytes]:
+        """Stop holding; the messages held until now."""
+        held, self._held = self._held or [], None
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
         return held
 
     def deliver(self, messages: list[str | bytes]) -> None:

@@ -357,8 +357,7 @@ class _LandingEnd:
         logger.info(
             "! %s: relayed WebSocket over %d bytes %s", self.sid, self.relays.max_buffer, where
         )
-        self._end()
-        self.outbox.send("up-close")
+        self.abandon()
         if self.ws is not None:
             self.ws.close()
 
